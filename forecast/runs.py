@@ -1,0 +1,200 @@
+"""Run folders: write a complete run atomically, find and read runs back.
+
+A run is written into a hidden temporary folder beside its destination and
+renamed into place only when every file is complete, so an interrupted run
+leaves no folder that looks like a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from forecast import __version__
+from forecast.errors import InputError
+from forecast.priors import Scenario, sha256_file
+from forecast.simulate import PATHS_PER_BLOCK, Draws
+
+MANIFEST = "manifest.json"
+DRAWS_FILE = "draws.nc"
+RUN_FILES = (MANIFEST, "summary.csv", "breakeven.csv", "breakeven_month.csv", "annual.csv")
+
+
+def package_versions() -> dict[str, str]:
+    """Return the versions of the packages that produce a run's numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"forecast": __version__}
+    for name in ("pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "xarray"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def build_manifest(
+    scenario: Scenario, draws: Draws, *, command: list[str] | None = None, **extra: object
+) -> dict[str, object]:
+    """Describe a run so it can be reproduced: inputs, seed, sizes, versions."""
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "priors_files": {str(path): sha256_file(path) for path in scenario.files},
+        "seed": draws.seed,
+        "draws": draws.paths,
+        "paths_per_block": PATHS_PER_BLOCK,
+        "horizon": {
+            "start": draws.months[0],
+            "end": draws.months[-1],
+            "months": len(draws.months),
+        },
+        "stresses": {
+            name: {"low": band.low, "high": band.high, "value": band.value}
+            for name, band in draws.stresses.items()
+        },
+        "versions": package_versions(),
+        "command": command if command is not None else sys.argv,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def new_run_name(scenario: str, runs_dir: Path) -> str:
+    """Return ``<UTC timestamp>-<scenario>``, with a suffix if that name is taken."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in scenario)[:60]
+    base = f"{stamp}-{safe}"
+    name, counter = base, 1
+    while (runs_dir / name).exists():
+        counter += 1
+        name = f"{base}-{counter}"
+    return name
+
+
+@contextlib.contextmanager
+def staged_folder(destination: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder that becomes ``destination`` only on success.
+
+    On any exception, including ``KeyboardInterrupt``, the temporary folder is
+    removed and ``destination`` is left as it was.
+    """
+    destination = Path(destination)
+    if destination.exists() and not overwrite:
+        raise InputError(
+            "output folder already exists",
+            key="--out",
+            value=str(destination),
+            fix="Choose a new folder, or pass --overwrite to replace it",
+        )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        yield staging
+        _fsync_tree(staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; a run folder is not.
+        if destination.exists():
+            trash = Path(
+                tempfile.mkdtemp(prefix=f".{destination.name}.old.", dir=destination.parent)
+            )
+            os.replace(destination, trash / destination.name)
+            os.replace(staging, destination)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def write_json(path: Path, document: object) -> None:
+    """Write JSON with sorted keys and a final newline."""
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def write_draws(path: Path, draws: Draws) -> None:
+    """Store the draws as netCDF that ArviZ opens: group ``prior``, dims (chain, draw, month).
+
+    Metrics are stored as float32 with compression: seven significant digits are
+    more than any figure in a report, and it halves the file. Summaries are
+    computed from the float64 draws in memory, not from this file.
+    """
+    import arviz as az
+
+    data = {name: values[None, ...].astype(np.float32) for name, values in draws.metrics.items()}
+    data.update({f"prior_{name}": values[None, :] for name, values in draws.inputs.items()})
+    tree = az.from_dict(
+        {"prior": data},
+        dims={name: ["month"] for name in draws.metrics},
+        coords={"month": np.array(draws.months)},
+    )
+    encoding = {name: {"zlib": True, "complevel": 4} for name in data}
+    tree.to_netcdf(path, engine="h5netcdf", encoding={"/prior": encoding})
+
+
+def resolve_run(reference: str | Path, runs_dir: Path) -> Path:
+    """Find a run by id or path, refusing anything outside ``runs_dir``.
+
+    Raises
+    ------
+    InputError
+        If no such run exists, the path leaves ``runs_dir``, or the folder is not
+        a complete run.
+    """
+    runs_dir = Path(runs_dir).resolve()
+    candidate = Path(reference)
+    if not candidate.is_absolute() and not candidate.exists():
+        candidate = runs_dir / candidate
+    candidate = candidate.resolve()
+    if runs_dir not in candidate.parents:
+        raise InputError(
+            "run path is outside the runs folder",
+            key="RUN",
+            value=str(reference),
+            fix=f"Give a run id listed by `forecast runs list` (runs folder: {runs_dir})",
+        )
+    if not candidate.is_dir():
+        raise InputError(
+            "run not found",
+            key="RUN",
+            value=str(reference),
+            fix="Run `forecast runs list` to see the available run ids",
+        )
+    missing = [name for name in RUN_FILES if not (candidate / name).is_file()]
+    if missing:
+        raise InputError(
+            "run folder is incomplete: missing " + ", ".join(missing),
+            key="RUN",
+            value=str(candidate),
+            fix="Run the scenario again; an interrupted run cannot be repaired",
+        )
+    return candidate
+
+
+def read_manifest(run: Path) -> dict[str, object]:
+    """Read a run's manifest, reporting a truncated or invalid file clearly."""
+    path = Path(run) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(
+            f"cannot read run manifest: {error}",
+            file=path,
+            fix="Run the scenario again; the run folder is damaged",
+        ) from None
