@@ -34,7 +34,8 @@ def describe(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
     Quantiles use numpy's default linear interpolation between order statistics.
     """
     quantiles = np.quantile(values, QUANTILES, axis=axis)
-    out = {"mean": values.mean(axis=axis), "sd": values.std(axis=axis, ddof=1)}
+    ddof = 1 if values.shape[axis] > 1 else 0  # one path has no spread, not an undefined one
+    out = {"mean": values.mean(axis=axis), "sd": values.std(axis=axis, ddof=ddof)}
     out.update(dict(zip(QUANTILE_COLUMNS, quantiles, strict=True)))
     return out
 
