@@ -19,7 +19,6 @@ from forecast.simulate import (
     simulate,
 )
 
-
 PRIORS = Path(__file__).resolve().parent.parent / "priors"
 
 
