@@ -6,6 +6,8 @@ Only this module and :mod:`forecast.cli` print.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -23,11 +25,26 @@ stderr = Console(stderr=True)
 
 EXIT_INPUT = 2
 EXIT_CANCELLED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so staged folders are cleaned up."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 @contextlib.contextmanager
 def fail_on_input_error() -> Iterator[None]:
-    """Turn bad input into one line on stderr and exit code 2; Ctrl-C into 130."""
+    """Turn bad input into one line on stderr and exit 2; Ctrl-C into 130, SIGTERM into 143.
+
+    Interruptions unwind through :func:`forecast.runs.staged_folder`, which removes
+    the unfinished folder, so the message can say that nothing was written.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         yield
     except InputError as error:
@@ -36,6 +53,12 @@ def fail_on_input_error() -> Iterator[None]:
     except KeyboardInterrupt:
         stderr.print("cancelled: nothing was written", markup=False)
         raise typer.Exit(EXIT_CANCELLED) from None
+    except Terminated:
+        stderr.print("terminated: nothing was written", markup=False)
+        raise typer.Exit(EXIT_TERMINATED) from None
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

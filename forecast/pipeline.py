@@ -132,8 +132,11 @@ def run_scenario(
             runs.write_draws(folder / runs.DRAWS_FILE, sampled)
         if with_charts:
             charts.write_run_charts(summary, breakeven, folder / "charts")
+        copies = runs.copy_priors(scenario, folder)
         runs.write_json(
             folder / runs.MANIFEST,
-            runs.build_manifest(scenario, sampled, command=command, keep_draws=keep_draws),
+            runs.build_manifest(
+                scenario, sampled, command=command, keep_draws=keep_draws, priors_copies=copies
+            ),
         )
     return RunResult(destination, scenario, sampled, summary, breakeven, annual, headline)

@@ -1,6 +1,6 @@
 """Priors files: parse, validate and resolve scenarios.
 
-A priors folder holds ``base.toml`` (settings and every prior the model needs) and
+A priors folder contains ``base.toml`` (settings and every prior the model needs) and
 ``scenarios/<name>.toml`` files that override only what differs. Each prior is one
 TOML table::
 
@@ -263,6 +263,8 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
             fix="Add a [priors.NAME] table for each",
         )
     settings = _parse_settings(settings_table, settings_origin, base_path)
+    if correlations:
+        _check_correlations(correlations, chain[-1][0] if chain else base_path)
     files = (base_path, *(path for path, _ in chain))
     return Scenario(
         name=name,
@@ -282,11 +284,16 @@ def _scenario_chain(name: str, priors_dir: Path) -> list[tuple[Path, dict[str, A
     current: str | None = name
     while current is not None:
         if current not in available:
-            origin = f"scenario {current!r}" + (f" (extended by {seen[-1]!r})" if seen else "")
+            fix = did_you_mean(current, available) + "; run `forecast scenarios` to list them"
+            if seen:
+                raise InputError(
+                    f"extends an unknown scenario {current!r}",
+                    file=priors_dir / "scenarios" / f"{seen[-1]}.toml",
+                    key="extends",
+                    fix=fix,
+                )
             raise InputError(
-                f"unknown {origin}",
-                file=priors_dir / "scenarios",
-                fix=did_you_mean(current, available) + "; run `forecast scenarios` to list them",
+                f"unknown scenario {current!r}", file=priors_dir / "scenarios", fix=fix
             )
         if current in seen:
             raise InputError(
@@ -672,6 +679,24 @@ def _parse_correlations(document: dict[str, Any], path: Path) -> list[tuple[str,
             )
         pairs.append((first, second, value))
     return pairs
+
+
+def _check_correlations(pairs: list[tuple[str, str, float]], path: Path) -> None:
+    """Reject rank correlations that no joint distribution can have."""
+    from forecast.copula import correlation_matrix
+
+    names = sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs})
+    smallest = float(np.linalg.eigvalsh(correlation_matrix(names, pairs)).min())
+    if smallest < -1e-10:
+        described = ", ".join(f"{a}:{b} = {rho:g}" for a, b, rho in pairs)
+        raise InputError(
+            f"rank correlations cannot hold together: the matrix is not positive "
+            f"semi-definite (smallest eigenvalue {smallest:.3g})",
+            file=path,
+            key="correlations",
+            value=described,
+            fix="Weaken one of these correlations",
+        )
 
 
 def with_prior(scenario: Scenario, prior: Prior) -> Scenario:

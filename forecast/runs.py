@@ -42,6 +42,24 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def copy_priors(scenario: Scenario, folder: Path) -> dict[str, str]:
+    """Copy the scenario's priors files into ``folder/priors`` and return their SHA-256.
+
+    The copies make a run self-contained: its report and any rerun read the
+    priors exactly as they were, even after the originals change.
+    """
+    target = folder / "priors"
+    copies = {}
+    for path in scenario.files:
+        relative = (
+            Path("scenarios", path.name) if path.parent.name == "scenarios" else Path(path.name)
+        )
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target / relative)
+        copies[str(Path("priors") / relative)] = sha256_file(target / relative)
+    return copies
+
+
 def build_manifest(
     scenario: Scenario, draws: Draws, *, command: list[str] | None = None, **extra: object
 ) -> dict[str, object]:
@@ -74,11 +92,20 @@ def new_run_name(scenario: str, runs_dir: Path) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in scenario)[:60]
     base = f"{stamp}-{safe}"
-    name, counter = base, 1
-    while (runs_dir / name).exists():
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    counter = 1
+    while True:
+        name = base if counter == 1 else f"{base}-{counter}"
         counter += 1
-        name = f"{base}-{counter}"
-    return name
+        if (runs_dir / name).exists():
+            continue
+        # An exclusive lock file reserves the name, so two processes started in the
+        # same second cannot both take it; staged_folder removes it at the end.
+        try:
+            os.close(os.open(runs_dir / f".{name}.lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
+        return name
 
 
 @contextlib.contextmanager
@@ -114,6 +141,8 @@ def staged_folder(destination: Path, *, overwrite: bool = False) -> Iterator[Pat
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        (destination.parent / f".{destination.name}.lock").unlink(missing_ok=True)
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -176,25 +205,71 @@ def resolve_run(reference: str | Path, runs_dir: Path) -> Path:
             value=str(reference),
             fix="Run `forecast runs list` to see the available run ids",
         )
-    missing = [name for name in RUN_FILES if not (candidate / name).is_file()]
+    check_run(candidate)
+    return candidate
+
+
+def check_run(run: Path) -> dict[str, object]:
+    """Check a run folder before reading it; return its manifest.
+
+    Raises
+    ------
+    InputError
+        Naming the file that is missing, empty, unreadable or whose SHA-256 does not
+        match the manifest.
+    """
+    missing = [name for name in RUN_FILES if not (run / name).is_file()]
     if missing:
         raise InputError(
             "run folder is incomplete: missing " + ", ".join(missing),
-            key="RUN",
-            value=str(candidate),
+            file=run,
             fix="Run the scenario again; an interrupted run cannot be repaired",
         )
-    return candidate
+    manifest = read_manifest(run)
+    for name in RUN_FILES[1:]:
+        lines = (run / name).read_text().splitlines()
+        if len(lines) < 2 or any(line.count(",") != lines[0].count(",") for line in lines):
+            raise InputError(
+                "file is truncated or malformed",
+                file=run / name,
+                fix="Run the scenario again; the run folder is damaged",
+            )
+    copies = manifest.get("priors_copies", {})
+    if not isinstance(copies, dict):
+        raise InputError("priors_copies must be a table", file=run / MANIFEST)
+    for relative, digest in copies.items():
+        path = run / relative
+        if not path.is_file():
+            raise InputError(
+                "priors copy named in the manifest is missing",
+                file=path,
+                fix="Run the scenario again; the run folder is damaged",
+            )
+        if sha256_file(path) != digest:
+            raise InputError(
+                "priors file does not match the SHA-256 in the manifest",
+                file=path,
+                value=digest,
+                fix="Restore the file or run the scenario again",
+            )
+    return manifest
 
 
 def read_manifest(run: Path) -> dict[str, object]:
     """Read a run's manifest, reporting a truncated or invalid file clearly."""
     path = Path(run) / MANIFEST
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(
             f"cannot read run manifest: {error}",
             file=path,
             fix="Run the scenario again; the run folder is damaged",
         ) from None
+    if not isinstance(manifest, dict):
+        raise InputError(
+            "run manifest is not a JSON object",
+            file=path,
+            fix="Run the scenario again; the run folder is damaged",
+        )
+    return manifest

@@ -108,9 +108,10 @@ def test_breakeven_matches_paths(small_run):
     assert row["mcse_sustained"] == pytest.approx((stays.mean() * (1 - stays.mean()) / 3000) ** 0.5)
 
 
-def test_same_seed_identical_summary_new_process(small_run, tmp_path):
+@pytest.mark.parametrize("hash_seed", ["0", "123"])
+def test_same_seed_identical_summary_new_process(small_run, tmp_path, hash_seed):
     out = tmp_path / "again"
-    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     command = [
         sys.executable,
         "-m",

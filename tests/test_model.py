@@ -94,3 +94,13 @@ def test_outputs_finite_and_nonnegative(scenario):
         assert np.isfinite(values).all(), name
     for name in ("hosted_users", "self_hosted_users", "infra_cost", "team_cost", "mrr"):
         assert (draws.metrics[name] >= 0).all(), name
+
+
+def test_run_order_does_not_change_numbers(priors_dir):
+    base = load_scenario("base", priors_dir)
+    alone = simulate(base, 600, seed=21)
+    simulate(load_scenario("conservative", priors_dir), 900, seed=5)
+    simulate(load_scenario("segment", priors_dir), 300, seed=21)
+    again = simulate(base, 600, seed=21)
+    for name in blocks.METRICS:
+        np.testing.assert_array_equal(alone.metrics[name], again.metrics[name], err_msg=name)
