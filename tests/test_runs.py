@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -48,7 +49,7 @@ def test_run_copies_priors_with_hashes(run_copy):
 def test_missing_file_named(run_copy, name):
     runs, target = run_copy
     (target / name).unlink()
-    with pytest.raises(InputError, match=name):
+    with pytest.raises(InputError, match=re.escape(name)):
         resolve_run(target.name, runs)
 
 
@@ -56,7 +57,7 @@ def test_truncated_csv_named(run_copy):
     _, target = run_copy
     data = (target / "summary.csv").read_text()
     (target / "summary.csv").write_text(data[: len(data) // 2].rsplit(",", 1)[0])
-    with pytest.raises(InputError, match="summary.csv"):
+    with pytest.raises(InputError, match=r"summary\.csv"):
         check_run(target)
 
 
@@ -64,7 +65,7 @@ def test_truncated_manifest_named(run_copy):
     _, target = run_copy
     text = (target / "manifest.json").read_text()
     (target / "manifest.json").write_text(text[:40])
-    with pytest.raises(InputError, match="manifest.json"):
+    with pytest.raises(InputError, match=r"manifest\.json"):
         check_run(target)
 
 
