@@ -20,7 +20,7 @@ HEADLINE_QUANTILES = (0.10, 0.50, 0.90)
 
 @dataclass
 class RunResult:
-    """What a run wrote and its headline figures."""
+    """Run folder path, the tables written to it and the sampled draws."""
 
     path: Path
     scenario: Scenario

@@ -2,9 +2,9 @@
 
 Randomness is keyed, never shared: the uniform draws of prior ``name`` for block
 ``k`` come from ``SeedSequence(seed, spawn_key=(k, key(name)))``. So a path's
-values do not depend on how many paths are run at once, on chunking, on the order
-of priors in a file, or on which other priors a scenario overrides (two scenarios
-run with one seed see common random numbers).
+values do not depend on how many paths are run at once, on chunking or on the
+order of priors in a file. Nor do they depend on which other priors a scenario
+overrides, so two scenarios run with one seed see common random numbers.
 
 Prior values are the priors' inverse CDFs (scipy) at those uniforms, which is
 what lets stress tests restrict a prior to a band of its own distribution and
@@ -94,8 +94,8 @@ _FORWARD_CACHE: dict[tuple, Callable] = {}
 def forward_function(scenario: Scenario, paths: int = PATHS_PER_BLOCK) -> Callable:
     """Return the compiled model for this scenario's structure, compiling at most once.
 
-    The compiled function depends only on the settings and on which priors are
-    fixed, so scenarios that share those share one compile.
+    The cache key is the settings, which priors are fixed and each prior's family,
+    so scenarios that share those share one compile.
     """
     from forecast.model import compile_forward
 
