@@ -37,6 +37,7 @@ from forecast.simulate import stream_key
 TORNADO_PERCENTILES = (0.10, 0.90)
 SPIDER_PERCENTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 NEGATIVE_INDEX_TEXT = "0 (estimate below zero, within noise)"
+SWEEP_ROWS = 16 * 4096  # rows per model call batch in a sweep: 18 MB of float64 uniforms
 
 
 def with_column(uniforms: np.ndarray, name: str, percentile: float) -> np.ndarray:
@@ -55,31 +56,43 @@ def percentile_sweep(
 ) -> pd.DataFrame:
     """Summarise each output with each prior in ``names`` held at each percentile.
 
+    Settings are stacked into matrices of about :data:`SWEEP_ROWS` rows, so a
+    small ``uniforms`` does not pay for a padded model block per setting.
+
     Returns
     -------
     pandas.DataFrame
         One row per output, prior and percentile: ``prior_value``, the output's
         ``estimate`` (P50 or probability) and its Monte Carlo ``mcse``.
     """
+    settings = [(name, percentile) for name in names for percentile in percentiles]
+    per_batch = max(1, SWEEP_ROWS // len(uniforms))
     rows = []
-    for name in names:
-        prior = scenario.priors[name]
-        for percentile in percentiles:
-            values = evaluate_outputs(scenario, with_column(uniforms, name, percentile), outputs)
+    for first in range(0, len(settings), per_batch):
+        batch = settings[first : first + per_batch]
+        stacked = np.concatenate([with_column(uniforms, n, q) for n, q in batch])
+        values = evaluate_outputs(scenario, stacked, outputs)
+        for i, (name, percentile) in enumerate(batch):
+            setting = values[i * len(uniforms) : (i + 1) * len(uniforms)]
+            prior_value = scenario.priors[name].quantile(percentile)
             for column, output in enumerate(outputs):
-                estimate, mcse = summarize_output(output, values[:, column])
+                estimate, mcse = summarize_output(output, setting[:, column])
                 rows.append(
                     {
                         "output": output.label,
                         "statistic": output.statistic,
                         "prior": name,
                         "percentile": percentile,
-                        "prior_value": prior.quantile(percentile),
+                        "prior_value": prior_value,
                         "estimate": estimate,
                         "mcse": mcse,
                     }
                 )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    order = {output.label: i for i, output in enumerate(outputs)}
+    table["order"] = table["output"].map(order)
+    table = table.sort_values(["order", "prior", "percentile"], kind="stable")
+    return table.drop(columns="order").reset_index(drop=True)
 
 
 def tornado_table(sweep: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
