@@ -132,10 +132,11 @@ def show_sensitivity(result, path) -> None:
 
     for output in result.outputs:
         base = result.baseline.set_index("output").loc[output.label]
-        what = "probability" if output.statistic == "probability" else "P50"
+        statistic_name = "probability" if output.statistic == "probability" else "P50"
+        estimate = _estimate(base["estimate"], output.statistic)
+        error = _estimate(base["mcse"], output.statistic)
         table = Table(
-            title=f"{output.label}: {what} {_estimate(base['estimate'], output.statistic)} "
-            f"(+/- {_estimate(base['mcse'], output.statistic)} MCSE); top priors"
+            title=f"{output.label}: {statistic_name} {estimate} (+/- {error} MCSE); top priors"
         )
         for column in ("prior", "at its P10", "at its P90", "swing", "Spearman rho"):
             table.add_column(column, justify="left" if column == "prior" else "right")

@@ -56,15 +56,6 @@ class Output:
         return self.kind in BREAKEVEN_OUTPUTS
 
     @property
-    def unit(self) -> str:
-        """Return the unit of the summary: ``probability``, ``$`` or the metric's own."""
-        if self.is_probability:
-            return "probability"
-        if self.kind == MINIMUM_CASH or self.metric in ("mrr", "cash") or "cost" in self.metric:
-            return "$"
-        return "value"
-
-    @property
     def statistic(self) -> str:
         """Return the statistic that summarises the output across paths."""
         return "probability" if self.is_probability else "p50"
@@ -90,7 +81,7 @@ def summarize_output(output: Output, values: np.ndarray) -> tuple[float, float]:
     """Return the output's summary across paths and its Monte Carlo standard error.
 
     A probability is the share of paths with the indicator set, with the binomial
-    standard error; any other output is the median with ArviZ's quantile MCSE.
+    standard error. Any other output is the median, with ArviZ's quantile MCSE.
     """
     from forecast.summarize import quantile_mcse
 
@@ -148,8 +139,8 @@ def evaluate_outputs(scenario: Scenario, uniforms: np.ndarray, outputs: list[Out
     """Run the compiled model on a uniform matrix and return ``(rows, outputs)`` values.
 
     Columns of ``uniforms`` follow :data:`PARAMETERS`. Rows go through the model
-    in blocks of :data:`PATHS_PER_BLOCK`; the last block is padded with medians
-    and the padding is dropped, so only the outputs of each block are kept.
+    in blocks of :data:`PATHS_PER_BLOCK`, and only each block's outputs are kept.
+    The last block is padded with medians, whose outputs are dropped.
     """
     forward = forward_function(scenario)
     months = scenario.settings.months

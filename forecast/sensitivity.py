@@ -42,6 +42,8 @@ SWEEP_ROWS = 16 * 4096  # rows per model call batch in a sweep: 18 MB of float64
 
 def with_column(uniforms: np.ndarray, name: str, percentile: float) -> np.ndarray:
     """Return a copy of ``uniforms`` with prior ``name`` held at one percentile."""
+    # NOTE: under declared [correlations] the other priors keep their draws from the
+    # plain run instead of being conditioned on the held value.
     held = uniforms.copy()
     held[:, list(PARAMETERS).index(name)] = percentile
     return held

@@ -48,8 +48,8 @@ def tornado_chart(tornado: pd.DataFrame, output: str, path_stem: Path) -> list[P
     ax.barh([], [], color="#4c72b0", label="prior at its P10")
     ax.barh([], [], color="#dd8452", label="prior at its P90")
     ax.legend(loc="lower right")
-    what = "probability" if statistic == "probability" else "P50"
-    ax.set_title(f"{output}: {what} with one prior held, others sampled", fontsize=12)
+    statistic_name = "probability" if statistic == "probability" else "P50"
+    ax.set_title(f"{output}: {statistic_name} with one prior held, others sampled", fontsize=12)
     _format_x(ax, _unit(statistic, output))
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -86,8 +86,8 @@ def spider_chart(spider: pd.DataFrame, output: str, path_stem: Path) -> list[Pat
             label=prior,
         )
     ax.set_xlabel("percentile of the prior held fixed")
-    what = "probability" if statistic == "probability" else "P50"
-    ax.set_title(f"{output}: {what} as one prior moves (bars: +/- 2 MCSE)", fontsize=12)
+    statistic_name = "probability" if statistic == "probability" else "P50"
+    ax.set_title(f"{output}: {statistic_name} as one prior moves (bars: +/- 2 MCSE)", fontsize=12)
     unit = _unit(statistic, output)
     if unit:
         _axis_format(ax, unit)

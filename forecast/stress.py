@@ -179,7 +179,7 @@ def run_stress(
 ) -> StressResult:
     """Run the scenario plain and stressed with one seed and write both with the shift.
 
-    The folder holds ``unstressed/`` and ``stressed/`` (complete run folders),
+    The folder contains ``unstressed/`` and ``stressed/`` (complete run folders),
     ``shift.csv`` (see :func:`shift_table`) and ``manifest.json``.
 
     Parameters

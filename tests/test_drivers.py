@@ -34,7 +34,7 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def known_box_rules():
-    # The target holds exactly in the box a > 0.7 and b <= 0.4: 12% of the paths.
+    # The target is true exactly in the box a > 0.7 and b <= 0.4: 12% of the paths.
     rng = np.random.default_rng(3)
     features = pd.DataFrame(rng.uniform(size=(20_000, 3)), columns=["a", "b", "noise"])
     target = ((features["a"] > 0.7) & (features["b"] <= 0.4)).to_numpy().astype(float)
