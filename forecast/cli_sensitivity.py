@@ -143,24 +143,43 @@ def drivers(
     ] = 0.05,
     rules: Annotated[int, typer.Option(help="Number of rules shown, densest first.")] = 3,
     seed: SeedOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for rules.csv and a manifest (default: none).")
+    ] = None,
     priors: PriorsOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """List the prior ranges that make a break-even target likely (scenario discovery)."""
     from forecast.console import show_drivers
 
     with fail_on_input_error():
-        from forecast.drivers import check_tree_options, find_drivers, parse_target
+        from forecast.drivers import check_tree_options, find_drivers, parse_target, write_drivers
         from forecast.priors import load_scenario
+        from forecast.runs import staged_folder
 
         check_tree_options(depth, min_share)
         resolved = load_scenario(scenario, priors)
         parsed = parse_target(target, resolved.settings.months)
+        if out is not None and out.exists() and not overwrite:
+            # Checked before sampling as well, so the user does not wait for a rejection.
+            with staged_folder(out, overwrite=False):
+                pass
         seed = _seed(seed)
         with stderr.status("Sampling paths and fitting the tree"):
             result = find_drivers(
                 resolved, parsed, draws=draws, seed=seed, depth=depth, min_leaf_share=min_share
             )
-        show_drivers(result, rules, seed)
+        if out is not None:
+            write_drivers(
+                result,
+                resolved,
+                out,
+                overwrite=overwrite,
+                command=["forecast", *sys.argv[1:]],
+                depth=depth,
+                min_leaf_share=min_share,
+            )
+        show_drivers(result, rules, seed, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -173,6 +173,12 @@ def show_sensitivity(result, path) -> None:
     stdout.print(f"sensitivity folder: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
+STRESS_PROBABILITY_LABELS = {
+    "p_breakeven_sustained": "P(break-even)",
+    "p_breakeven_payback": "P(payback)",
+}
+
+
 def show_stress(result) -> None:
     """Print each headline figure plain and stressed, with the shift."""
     described = ", ".join(
@@ -182,34 +188,33 @@ def show_stress(result) -> None:
         for name, band in result.stresses.items()
     )
     table = Table(title=f"Stress: {described} (same seed, same paths)")
-    for column in ("figure", "month", "unstressed", "stressed", "shift"):
+    for column in ("figure", "month", "unstressed", "stressed", "shift +/- MCSE"):
         table.add_column(column, justify="left" if column in ("figure", "month") else "right")
     for row in result.shift.itertuples():
         if row.statistic == "probability":
-            cells = [f"{row.unstressed:.1%}", f"{row.stressed:.1%}", f"{row.shift:+.1%}"]
-            label = f"P({row.metric.removeprefix('p_')})"
+            shift = f"{row.shift:+.1%} +/- {row.mcse_shift:.1%}"
+            cells = [f"{row.unstressed:.1%}", f"{row.stressed:.1%}", shift]
+            label = STRESS_PROBABILITY_LABELS[row.metric]
         else:
             fmt = count if row.metric == "hosted_users" else money
-            cells = [
-                fmt(row.unstressed),
-                fmt(row.stressed),
-                ("+" if row.shift >= 0 else "") + fmt(row.shift),
-            ]
+            sign = "+" if row.shift >= 0 else ""
+            shift = f"{sign}{fmt(row.shift)} +/- {fmt(row.mcse_shift)}"
+            cells = [fmt(row.unstressed), fmt(row.stressed), shift]
             label = f"{row.metric} {row.statistic.upper()}"
         table.add_row(label, row.month, *cells)
     stdout.print(table)
     stdout.print(f"stress folder: {result.path}", markup=False, highlight=False, soft_wrap=True)
 
 
-def show_drivers(result, rules: int, seed: int) -> None:
-    """Print the densest rules with their density, coverage and mass."""
+def show_drivers(result, rules: int, seed: int, path=None) -> None:
+    """Print the densest rules as sentences with their density, coverage and mass."""
     stdout.print(
         f"{result.target.label}: {result.probability:.1%} (+/- {result.mcse:.1%}) of "
-        f"{result.paths} paths, seed {seed}. Rules fitted on half the paths, "
+        f"{result.paths} paths, seed {seed}. Rules are fitted on half the paths and "
         "measured on the other half.",
         markup=False,
     )
-    table = Table("rule", "density", "coverage", "mass")
-    for row in result.table.head(rules).itertuples():
-        table.add_row(row.rule, f"{row.density:.0%}", f"{row.coverage:.0%}", f"{row.mass:.0%}")
-    stdout.print(table)
+    for number, row in enumerate(result.table.head(rules).itertuples(), start=1):
+        stdout.print(f"{number}. {row.rule}", markup=False, highlight=False)
+    if path is not None:
+        stdout.print(f"drivers folder: {path}", markup=False, highlight=False, soft_wrap=True)

@@ -16,7 +16,8 @@ For a box, over the held-out paths:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -211,6 +212,8 @@ class DriversResult:
     paths: int
     rules: list[Rule]
     table: pd.DataFrame
+    seed: int = 0
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def find_drivers(
@@ -273,4 +276,44 @@ def find_drivers(
         paths=draws,
         rules=rules,
         table=table,
+        seed=seed,
+        inputs=values,
     )
+
+
+def write_drivers(
+    result: DriversResult,
+    scenario: Scenario,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    command: list[str] | None = None,
+    depth: int = 3,
+    min_leaf_share: float = 0.05,
+) -> Path:
+    """Write ``rules.csv`` and a manifest to the run-style folder ``out``, atomically."""
+    from forecast import runs
+    from forecast.simulate import Draws
+
+    plain = Draws(
+        months=scenario.settings.months, inputs=result.inputs, metrics={}, seed=result.seed
+    )
+    with runs.staged_folder(Path(out), overwrite=overwrite) as folder:
+        result.table.to_csv(folder / "rules.csv", index=False, float_format="%.10g")
+        runs.write_json(
+            folder / runs.MANIFEST,
+            runs.build_manifest(
+                scenario,
+                plain,
+                command=command,
+                kind="drivers",
+                target=result.target.label,
+                target_probability=result.probability,
+                target_mcse=result.mcse,
+                method="scikit-learn DecisionTreeClassifier, fitted on the first half "
+                "of the paths, measured on the second half",
+                tree_depth=depth,
+                min_leaf_share=min_leaf_share,
+            ),
+        )
+    return Path(out)

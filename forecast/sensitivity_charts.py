@@ -45,9 +45,13 @@ def tornado_chart(tornado: pd.DataFrame, output: str, path_stem: Path) -> list[P
         ax.barh(position, row.at_p90 - baseline, left=baseline, color="#dd8452", height=0.6)
     ax.axvline(baseline, color="black", linewidth=1)
     ax.set_yticks(positions, rows["prior"])
-    ax.barh([], [], color="#4c72b0", label="prior at its P10")
-    ax.barh([], [], color="#dd8452", label="prior at its P90")
-    ax.legend(loc="lower right")
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color="#4c72b0", label="prior at its P10"),
+        Patch(color="#dd8452", label="prior at its P90"),
+    ]
+    ax.legend(handles=handles, loc="lower right")
     statistic_name = "probability" if statistic == "probability" else "P50"
     ax.set_title(f"{output}: {statistic_name} with one prior held, others sampled", fontsize=12)
     _format_x(ax, _unit(statistic, output))
@@ -114,6 +118,7 @@ def sobol_chart(sobol: pd.DataFrame, output: str, path_stem: Path, bars: int = 1
     )
     ax.set_yticks(positions, rows["prior"])
     ax.set_xlabel("share of output variance (bars: 95% interval)")
+    _format_x(ax, "%")
     ax.set_title(f"{output}: Sobol indices", fontsize=12)
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)

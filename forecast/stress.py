@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecast.errors import InputError, did_you_mean
@@ -109,18 +110,54 @@ def parse_stress(setting: str, scenario: Scenario) -> tuple[str, Band]:
     return name, Band(value=value)
 
 
+BOOTSTRAP_RESAMPLES = 200
+
+
+def paired_shift_errors(
+    plain: np.ndarray, held: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES
+) -> dict[float, float]:
+    """Bootstrap MCSE of the shift in P10, P50 and P90 between two runs on the same paths.
+
+    Paths are resampled in pairs, because path ``i`` of both runs shares its
+    random numbers, which is what makes the shift's error smaller than either
+    run's own.
+    """
+    rng = np.random.default_rng(seed)
+    quantiles = (0.10, 0.50, 0.90)
+    shifts = np.empty((resamples, len(quantiles)))
+    for resample in range(resamples):
+        index = rng.integers(0, len(plain), len(plain))
+        shifts[resample] = np.quantile(held[index], quantiles) - np.quantile(
+            plain[index], quantiles
+        )
+    return dict(zip(quantiles, shifts.std(axis=0, ddof=1), strict=True))
+
+
 def shift_table(unstressed, stressed) -> pd.DataFrame:
     """Headline P10/P50/P90 and break-even odds at each year end, plain vs stressed.
 
-    Each row carries both runs' Monte Carlo standard errors. The runs share
-    their random numbers, so the error of the shift is usually smaller than
-    either; it is not estimated here.
+    Each row carries both runs' Monte Carlo standard errors and ``mcse_shift``,
+    the error of the shift itself. The runs share their random numbers, so the
+    shift's error comes from the per-path differences: the binomial error of the
+    paired indicator difference for probabilities, a paired bootstrap of
+    :data:`BOOTSTRAP_RESAMPLES` resamples for quantiles.
     """
+    from forecast.sensitivity import derived_seed
+    from forecast.summarize import breakeven_months
+
+    months = unstressed.draws.months
+    seed = derived_seed(unstressed.draws.seed, "stress bootstrap")
     rows = []
     plain = unstressed.headline.set_index(["metric", "month"])
     held = stressed.headline.set_index(["metric", "month"])
     for (metric, month), row in plain.iterrows():
-        for label in ("p10", "p50", "p90"):
+        column = months.index(month)
+        errors = paired_shift_errors(
+            unstressed.draws.metrics[metric][:, column],
+            stressed.draws.metrics[metric][:, column],
+            seed,
+        )
+        for label, quantile in (("p10", 0.10), ("p50", 0.50), ("p90", 0.90)):
             rows.append(
                 {
                     "metric": metric,
@@ -130,12 +167,19 @@ def shift_table(unstressed, stressed) -> pd.DataFrame:
                     "stressed": held.loc[(metric, month), label],
                     "mcse_unstressed": row[f"mcse_{label}"],
                     "mcse_stressed": held.loc[(metric, month), f"mcse_{label}"],
+                    "mcse_shift": errors[quantile],
                 }
             )
+    plain_first = breakeven_months(unstressed.draws.metrics["operating_profit"])
+    held_first = breakeven_months(stressed.draws.metrics["operating_profit"])
     plain_odds = unstressed.breakeven.set_index("month")
     held_odds = stressed.breakeven.set_index("month")
     for month in dict.fromkeys(unstressed.headline["month"]):
+        column = months.index(month)
         for kind in ("sustained", "payback"):
+            difference = (held_first[kind] <= column).astype(float) - (
+                plain_first[kind] <= column
+            ).astype(float)
             rows.append(
                 {
                     "metric": f"p_breakeven_{kind}",
@@ -145,12 +189,13 @@ def shift_table(unstressed, stressed) -> pd.DataFrame:
                     "stressed": held_odds.loc[month, f"p_{kind}"],
                     "mcse_unstressed": plain_odds.loc[month, f"mcse_{kind}"],
                     "mcse_stressed": held_odds.loc[month, f"mcse_{kind}"],
+                    "mcse_shift": difference.std(ddof=1) / math.sqrt(len(difference)),
                 }
             )
     table = pd.DataFrame(rows)
     table["shift"] = table["stressed"] - table["unstressed"]
     columns = ["metric", "month", "statistic", "unstressed", "stressed", "shift"]
-    return table[[*columns, "mcse_unstressed", "mcse_stressed"]]
+    return table[[*columns, "mcse_shift", "mcse_unstressed", "mcse_stressed"]]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -141,7 +142,42 @@ def test_cli_drivers_prints_rules():
     )
     assert result.exit_code == 0, result.output
     assert "breakeven_by=2028-12" in result.output
-    assert "density" in result.output
+    assert "1. paid_share" in result.output
+
+
+def test_cli_drivers_writes_folder(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "drivers",
+            "--target",
+            "payback_by=2028-12",
+            "--draws",
+            "1000",
+            "--seed",
+            "3",
+            "--priors",
+            str(PRIORS),
+            "--out",
+            str(tmp_path / "drivers"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rules = pd.read_csv(tmp_path / "drivers" / "rules.csv")
+    assert rules["mass"].sum() == pytest.approx(1.0)
+    manifest = json.loads((tmp_path / "drivers" / "manifest.json").read_text())
+    assert manifest["target"] == "payback_by=2028-12"
+    assert manifest["seed"] == 3
+
+
+def test_cli_drivers_existing_folder_exits_2(tmp_path):
+    (tmp_path / "drivers").mkdir()
+    result = CliRunner().invoke(
+        app,
+        ["drivers", "--seed", "3", "--priors", str(PRIORS), "--out", str(tmp_path / "drivers")],
+    )
+    assert result.exit_code == 2
+    assert "already exists" in result.output
 
 
 def test_cli_drivers_bad_target_exits_2():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +14,7 @@ from forecast.cli import app
 from forecast.errors import InputError
 from forecast.priors import load_scenario
 from forecast.simulate import Band
-from forecast.stress import parse_stress, run_stress
+from forecast.stress import paired_shift_errors, parse_stress, run_stress
 
 PRIORS = Path(__file__).resolve().parent.parent / "priors"
 
@@ -94,6 +95,38 @@ def test_run_stress_leaves_users_unchanged(stress_run):
     shift = stress_run.shift
     users = shift[shift["metric"] == "hosted_users"]
     assert (users["shift"] == 0).all()
+
+
+def test_run_stress_shift_error_by_hand(stress_run):
+    from forecast.summarize import breakeven_months
+
+    column = stress_run.unstressed.draws.months.index("2028-12")
+    plain = breakeven_months(stress_run.unstressed.draws.metrics["operating_profit"])
+    held = breakeven_months(stress_run.stressed.draws.metrics["operating_profit"])
+    difference = (held["sustained"] <= column).astype(float) - (plain["sustained"] <= column)
+    expected = difference.std(ddof=1) / np.sqrt(len(difference))
+    shift = stress_run.shift.set_index(["metric", "month", "statistic"])
+    row = shift.loc[("p_breakeven_sustained", "2028-12", "probability")]
+    assert row["mcse_shift"] == pytest.approx(expected)
+
+
+def test_paired_shift_errors_identical_runs():
+    values = np.random.default_rng(2).normal(size=1000)
+    errors = paired_shift_errors(values, values.copy(), seed=1)
+    assert errors == {0.1: 0.0, 0.5: 0.0, 0.9: 0.0}
+
+
+def test_paired_shift_errors_constant_offset():
+    values = np.random.default_rng(2).normal(size=1000)
+    errors = paired_shift_errors(values, values + 5.0, seed=1)
+    assert max(errors.values()) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_paired_shift_errors_independent_runs_positive():
+    rng = np.random.default_rng(2)
+    errors = paired_shift_errors(rng.normal(size=1000), rng.normal(size=1000), seed=1)
+    # Two independent medians of 1,000 normals: sqrt(2 * pi / 2 / 1000), about 0.056.
+    assert errors[0.5] == pytest.approx(0.056, rel=0.3)
 
 
 def test_run_stress_writes_folder(stress_run):
