@@ -64,16 +64,37 @@ def sensitivity(
     priors: PriorsOption = None,
     overwrite: OverwriteOption = False,
     charts: Annotated[bool, typer.Option(help="Draw the PNG/SVG charts.")] = True,
+    from_run: Annotated[
+        str | None,
+        typer.Option(
+            help="Only rank correlations, from this run's stored draws (no model runs); "
+            "writes <run>-rank-correlation beside it unless --out is given."
+        ),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Folder of runs that --from-run names.")] = Path(
+        "runs"
+    ),
 ) -> None:
     """Rank the priors by how much they move each output: tornado, spider, Spearman, Sobol."""
-    from forecast.console import show_sensitivity
+    from forecast.console import show_rank_correlation, show_sensitivity
 
     with fail_on_input_error():
         from forecast.outputs import DEFAULT_OUTPUTS
-        from forecast.sensitivity import run_sensitivity
+        from forecast.sensitivity import rank_correlation_from_run, run_sensitivity
 
-        seed = _seed(seed)
         outputs = list(output or DEFAULT_OUTPUTS)
+        if from_run is not None:
+            path, table, manifest = rank_correlation_from_run(
+                from_run,
+                outputs=outputs,
+                runs_dir=runs_dir,
+                out=out,
+                overwrite=overwrite,
+                command=["forecast", *sys.argv[1:]],
+            )
+            show_rank_correlation(table, manifest, path)
+            return
+        seed = _seed(seed)
         with stderr.status("Running the sensitivity review"):
             path, result = run_sensitivity(
                 scenario,

@@ -173,6 +173,21 @@ def show_sensitivity(result, path) -> None:
     stdout.print(f"sensitivity folder: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
+def show_rank_correlation(table, manifest: dict, path) -> None:
+    """Print the strongest rank correlations per output, from a run's stored draws."""
+    for output, rows in table.groupby("output", sort=False):
+        shown = Table(
+            "prior",
+            "Spearman rho (95% interval)",
+            title=f"{output}: rank correlation over {manifest.get('draws')} paths "
+            f"of run seed {manifest.get('seed')}",
+        )
+        for row in rows.head(8).itertuples():
+            shown.add_row(row.prior, f"{row.rho:+.2f} ({row.rho_low:+.2f} to {row.rho_high:+.2f})")
+        stdout.print(shown)
+    stdout.print(f"sensitivity folder: {path}", markup=False, highlight=False, soft_wrap=True)
+
+
 STRESS_PROBABILITY_LABELS = {
     "p_breakeven_sustained": "P(break-even)",
     "p_breakeven_payback": "P(payback)",

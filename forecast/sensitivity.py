@@ -548,3 +548,84 @@ def write_charts(result: SensitivityResult, folder: Path) -> list[Path]:
         for label in dict.fromkeys(result.sobol["output"]):
             written += sobol_chart(result.sobol, label, folder / f"sobol_{slug(label)}")
     return written
+
+
+def read_run_draws(run: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Read a run's months, prior values ``(paths,)`` and metrics ``(paths, months)``.
+
+    Metrics are stored as float32 (see :func:`forecast.runs.write_draws`) and are
+    returned as float64 arrays of those stored values.
+    """
+    import arviz as az
+
+    path = Path(run) / "draws.nc"
+    if not path.is_file():
+        from forecast.errors import InputError
+
+        raise InputError(
+            "run has no stored draws",
+            file=path,
+            fix="Run the scenario again without --no-keep-draws",
+        )
+    prior = az.from_netcdf(path)["prior"]
+    months = [str(month) for month in prior["month"].values]
+    inputs, metrics = {}, {}
+    for name in prior.data_vars:
+        values = np.asarray(prior[name].values, dtype=float)[0]
+        if name.startswith("prior_"):
+            inputs[name.removeprefix("prior_")] = values
+        else:
+            metrics[name] = values
+    return months, inputs, metrics
+
+
+def rank_correlation_from_run(
+    run: str | Path,
+    *,
+    outputs: Sequence[str],
+    runs_dir: Path = Path("runs"),
+    out: Path | None = None,
+    overwrite: bool = False,
+    command: list[str] | None = None,
+) -> tuple[Path, pd.DataFrame, dict[str, object]]:
+    """Compute Spearman's rho of every varying prior with each output from a run's draws.
+
+    No model runs: the paths are the run's stored ``draws.nc``. The folder
+    written (default ``<run>-rank-correlation`` beside the run, which is left
+    untouched) contains ``spearman.csv`` and a manifest naming the source run
+    and its seed.
+
+    Returns
+    -------
+    tuple
+        The folder written, the table and the source run's manifest.
+    """
+    from forecast import runs
+    from forecast.outputs import parse_output
+
+    source = runs.resolve_run(run, runs_dir)
+    manifest = runs.read_manifest(source)
+    months, inputs, metrics = read_run_draws(source)
+    parsed = [parse_output(text, months) for text in outputs]
+    values = np.column_stack([output.per_path(metrics, months) for output in parsed])
+    varying = {name: x for name, x in inputs.items() if np.ptp(x) > 0}
+    table = spearman_table(varying, parsed, values)
+    destination = (
+        Path(out) if out is not None else source.parent / f"{source.name}-rank-correlation"
+    )
+    with runs.staged_folder(destination, overwrite=overwrite) as folder:
+        table.to_csv(folder / "spearman.csv", index=False, float_format="%.10g")
+        runs.write_json(
+            folder / runs.MANIFEST,
+            {
+                "kind": "rank correlation",
+                "source_run": str(source),
+                "source_seed": manifest.get("seed"),
+                "source_draws": len(values),
+                "scenario": manifest.get("scenario"),
+                "outputs": [output.label for output in parsed],
+                "versions": runs.package_versions(),
+                "command": command,
+            },
+        )
+    return destination, table, manifest

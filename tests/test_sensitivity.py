@@ -22,6 +22,7 @@ from forecast.sensitivity import (
     derived_seed,
     index_text,
     power_of_two,
+    rank_correlation_from_run,
     run_sensitivity,
     sobol_indices,
     spearman_table,
@@ -397,3 +398,28 @@ def test_cli_sensitivity_prints_tables(tmp_path, priors_dir):
     assert result.exit_code == 0, result.output
     assert "Sobol indices" in result.output
     assert "N = 8," in result.output
+
+
+def test_rank_correlation_from_run_matches_memory(small_run, base_scenario):
+    path, table, _ = rank_correlation_from_run(
+        small_run.path.name,
+        outputs=["mrr=2028-12"],
+        runs_dir=small_run.path.parent,
+        out=small_run.path.parent / "rank-check",
+    )
+    output = Output("metric", "2028-12", "mrr")
+    values = output.per_path(small_run.draws.metrics, small_run.draws.months)[:, None]
+    inputs = {name: small_run.draws.inputs[name] for name in free_priors(base_scenario)}
+    expected = spearman_table(inputs, [output], values).set_index("prior")["rho"]
+    found = table.set_index("prior")["rho"]
+    assert found["capture_rate"] == pytest.approx(expected["capture_rate"], abs=1e-3)
+    assert found["price_elasticity"] == pytest.approx(expected["price_elasticity"], abs=1e-3)
+    assert "starting_cash" not in found.index
+    assert (path / "spearman.csv").is_file()
+
+
+def test_rank_correlation_from_run_unknown_run(small_run):
+    with pytest.raises(InputError, match="run not found"):
+        rank_correlation_from_run(
+            "no-such-run", outputs=["mrr=2028-12"], runs_dir=small_run.path.parent
+        )
