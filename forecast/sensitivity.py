@@ -404,6 +404,38 @@ CORRELATED_NOTE = (
 )
 
 
+MINIMUM_REVIEW_PATHS = 10  # Spearman's interval needs n > 3; fewer than 10 is no review
+
+
+def check_review_options(draws: int, sobol_samples: int, spider_priors: int) -> None:
+    """Reject path counts, Sobol sizes or spider sizes that cannot give a review."""
+    from forecast.errors import InputError
+    from forecast.simulate import check_draws
+
+    check_draws(draws)
+    if draws < MINIMUM_REVIEW_PATHS:
+        raise InputError(
+            f"a sensitivity review needs at least {MINIMUM_REVIEW_PATHS} paths per setting",
+            key="--draws",
+            value=draws,
+            fix="Pass for example --draws 4096",
+        )
+    if isinstance(sobol_samples, bool) or not isinstance(sobol_samples, int) or sobol_samples < 2:
+        raise InputError(
+            "Sobol sample size must be a whole number of at least 2",
+            key="--sobol-samples",
+            value=sobol_samples,
+            fix="Pass for example --sobol-samples 1024",
+        )
+    if isinstance(spider_priors, bool) or not isinstance(spider_priors, int) or spider_priors < 1:
+        raise InputError(
+            "spider chart needs at least 1 prior",
+            key="--spider-priors",
+            value=spider_priors,
+            fix="Pass for example --spider-priors 5",
+        )
+
+
 def run_sensitivity(
     scenario_name: str,
     *,
@@ -452,19 +484,10 @@ def run_sensitivity(
     from forecast import runs
     from forecast.outputs import parse_output
     from forecast.priors import load_scenario
-    from forecast.simulate import Draws, check_draws
+    from forecast.simulate import Draws
 
     scenario = load_scenario(scenario_name, priors_dir)
-    check_draws(draws)
-    if isinstance(sobol_samples, bool) or sobol_samples < 2:
-        from forecast.errors import InputError
-
-        raise InputError(
-            "Sobol sample size must be a whole number of at least 2",
-            key="--sobol-samples",
-            value=sobol_samples,
-            fix="Pass for example --sobol-samples 1024",
-        )
+    check_review_options(draws, sobol_samples, spider_priors)
     months = scenario.settings.months
     parsed = [parse_output(text, months) for text in outputs]
     if not parsed:

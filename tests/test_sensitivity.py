@@ -238,7 +238,7 @@ def small_review(base_scenario):
 
 
 def test_analyse_same_seed_identical(base_scenario, small_review):
-    simulate(base_scenario, 500, seed=1)  # a plain run in between must not matter
+    before = simulate(base_scenario, 500, seed=1)
     again = analyse(
         base_scenario,
         small_review.outputs,
@@ -248,8 +248,11 @@ def test_analyse_same_seed_identical(base_scenario, small_review):
         sobol_output=small_review.outputs[1],
         sobol_samples=32,
     )
+    after = simulate(base_scenario, 500, seed=1)
     pd.testing.assert_frame_equal(again.tornado, small_review.tornado)
     pd.testing.assert_frame_equal(again.sobol, small_review.sobol)
+    pd.testing.assert_frame_equal(again.spearman, small_review.spearman)
+    assert np.array_equal(before.metrics["cash"], after.metrics["cash"])
 
 
 def test_analyse_baseline_matches_plain_run(base_scenario, small_review):
@@ -351,6 +354,21 @@ def test_run_sensitivity_correlated_scenario_noted(tmp_path, tmp_priors):
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["sensitivity"]["sobol_inputs_correlated"] is True
     assert CORRELATED_NOTE in manifest["sensitivity"]["notes"]
+
+
+@pytest.mark.parametrize(
+    ("draws", "samples", "spider", "message"),
+    [
+        (5, 64, 2, "at least 10 paths"),
+        (100, 1, 2, "Sobol sample size"),
+        (100, 64, 0, "at least 1 prior"),
+    ],
+)
+def test_check_review_options_rejects_invalid(draws, samples, spider, message):
+    from forecast.sensitivity import check_review_options
+
+    with pytest.raises(InputError, match=message):
+        check_review_options(draws, samples, spider)
 
 
 def test_cli_sensitivity_unknown_output_exits_2(tmp_path, priors_dir):
