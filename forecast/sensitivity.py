@@ -131,7 +131,7 @@ def tornado_table(sweep: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
 
 
 def baseline_table(outputs: Sequence[Output], values: np.ndarray) -> pd.DataFrame:
-    """Each output's estimate and MCSE with every prior sampled as usual."""
+    """Summarise each output (estimate and MCSE) with every prior sampled as usual."""
     rows = []
     for column, output in enumerate(outputs):
         estimate, mcse = summarize_output(output, values[:, column])
@@ -234,7 +234,7 @@ def sobol_indices(
         problem, base, calc_second_order=False, seed=derived_seed(seed, "sobol design")
     )
     # Scrambled Sobol points can reach 0, where a lognormal's inverse CDF is 0 and a
-    # normal's is -inf; half a double-precision step keeps every prior value finite.
+    # normal's is -inf. Clipping by half a double-precision step keeps values finite.
     design = np.clip(design, 2.0**-54, 1 - 2.0**-53)
     values = evaluate(design)
     rows = []
@@ -404,7 +404,8 @@ CORRELATED_NOTE = (
 )
 
 
-MINIMUM_REVIEW_PATHS = 10  # Spearman's interval needs n > 3; fewer than 10 is no review
+# Spearman's interval needs more than 3 paths, and under 10 the figures mean nothing.
+MINIMUM_REVIEW_PATHS = 10
 
 
 def check_review_options(draws: int, sobol_samples: int, spider_priors: int) -> None:
