@@ -275,6 +275,17 @@ def test_analyse_tornado_held_value_by_hand(base_scenario, small_review):
     assert rows.loc[("mrr=2028-12", "capture_rate"), "at_p90"] == pytest.approx(expected)
 
 
+def test_analyse_spider_agrees_with_tornado(small_review):
+    spider = small_review.spider.set_index(["output", "prior", "percentile"])["estimate"]
+    compared = 0
+    for row in small_review.tornado.itertuples():
+        if (row.output, row.prior, 0.9) in spider.index:
+            assert spider[(row.output, row.prior, 0.1)] == row.at_p10
+            assert spider[(row.output, row.prior, 0.9)] == row.at_p90
+            compared += 1
+    assert compared == 2 * 2
+
+
 def test_analyse_skips_fixed_priors(small_review):
     assert "starting_cash" not in set(small_review.tornado["prior"])
     assert "starting_cash" not in set(small_review.sobol["prior"])
@@ -313,6 +324,8 @@ def test_run_sensitivity_writes_folder(tmp_path, priors_dir):
     names = {p.name for p in path.iterdir()}
     assert {"manifest.json", "tornado.csv", "spearman.csv", "sobol.csv", "spider.csv"} <= names
     assert (path / "charts" / "tornado_mrr_2028_12.svg").is_file()
+    assert (path / "charts" / "spider_mrr_2028_12.png").is_file()
+    assert (path / "charts" / "sobol_mrr_2027_12.png").is_file()
     manifest = json.loads((path / "manifest.json").read_text())
     priors = len(free_priors(load_scenario("base", priors_dir)))
     assert manifest["sensitivity"]["sobol_model_evaluations"] == 16 * (priors + 2)
