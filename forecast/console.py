@@ -143,3 +143,116 @@ def show_economics(tables: dict, output_format: str) -> None:
         for row in frame.itertuples(index=False):
             table.add_row(*(str(cell) for cell in row))
         stdout.print(table)
+
+
+def _estimate(value: float, statistic: str) -> str:
+    return f"{value:.1%}" if statistic == "probability" else money(value)
+
+
+def show_sensitivity(result, path) -> None:
+    """Print the baseline, the top tornado priors, the Sobol indices and the folder."""
+    from forecast.sensitivity import CORRELATED_NOTE, SOBOL_PROBABILITY_NOTE
+
+    for output in result.outputs:
+        base = result.baseline.set_index("output").loc[output.label]
+        statistic_name = "probability" if output.statistic == "probability" else "P50"
+        estimate = _estimate(base["estimate"], output.statistic)
+        error = _estimate(base["mcse"], output.statistic)
+        table = Table(
+            title=f"{output.label}: {statistic_name} {estimate} (+/- {error} MCSE); top priors"
+        )
+        for column in ("prior", "at its P10", "at its P90", "swing", "Spearman rho"):
+            table.add_column(column, justify="left" if column == "prior" else "right")
+        rows = result.tornado[result.tornado["output"] == output.label].head(8)
+        rho = result.spearman[result.spearman["output"] == output.label].set_index("prior")
+        for row in rows.itertuples():
+            table.add_row(
+                row.prior,
+                _estimate(row.at_p10, output.statistic),
+                _estimate(row.at_p90, output.statistic),
+                _estimate(row.swing, output.statistic),
+                f"{rho.loc[row.prior, 'rho']:+.2f}",
+            )
+        stdout.print(table)
+    if result.sobol is not None:
+        table = Table(
+            title=f"Sobol indices, 95% interval: N = {result.sobol_samples}, "
+            f"{result.sobol_evaluations} model evaluations"
+        )
+        for column in ("output", "prior", "first order", "total"):
+            table.add_column(
+                column, justify="right" if column in ("first order", "total") else "left"
+            )
+        for label, rows in result.sobol.groupby("output", sort=False):
+            for row in rows.sort_values("ST", ascending=False).head(5).itertuples():
+                table.add_row(label, row.prior, row.S1_text, row.ST_text)
+            table.add_section()
+        stdout.print(table)
+        if result.sobol_output.is_probability:
+            stdout.print(SOBOL_PROBABILITY_NOTE, markup=False)
+        if result.correlated:
+            stdout.print(CORRELATED_NOTE, markup=False)
+    stdout.print(f"paths per setting: {result.draws}, seed: {result.seed}")
+    stdout.print(f"sensitivity folder: {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def show_rank_correlation(table, manifest: dict, path) -> None:
+    """Print the strongest rank correlations per output, from a run's stored draws."""
+    for output, rows in table.groupby("output", sort=False):
+        shown = Table(
+            "prior",
+            "Spearman rho (95% interval)",
+            title=f"{output}: rank correlation over {manifest.get('draws')} paths "
+            f"of run seed {manifest.get('seed')}",
+        )
+        for row in rows.head(8).itertuples():
+            shown.add_row(row.prior, f"{row.rho:+.2f} ({row.rho_low:+.2f} to {row.rho_high:+.2f})")
+        stdout.print(shown)
+    stdout.print(f"sensitivity folder: {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+STRESS_PROBABILITY_LABELS = {
+    "p_breakeven_sustained": "P(break-even)",
+    "p_breakeven_payback": "P(payback)",
+}
+
+
+def show_stress(result) -> None:
+    """Print each headline figure plain and stressed, with the shift."""
+    described = ", ".join(
+        f"{name} = {band.value:g}"
+        if band.value is not None
+        else f"{name} in p{band.low * 100:g}-p{band.high * 100:g}"
+        for name, band in result.stresses.items()
+    )
+    table = Table(title=f"Stress: {described} (same seed, same paths)")
+    for column in ("figure", "month", "unstressed", "stressed", "shift +/- MCSE"):
+        table.add_column(column, justify="left" if column in ("figure", "month") else "right")
+    for row in result.shift.itertuples():
+        if row.statistic == "probability":
+            shift = f"{row.shift:+.1%} +/- {row.mcse_shift:.1%}"
+            cells = [f"{row.unstressed:.1%}", f"{row.stressed:.1%}", shift]
+            label = STRESS_PROBABILITY_LABELS[row.metric]
+        else:
+            fmt = count if row.metric == "hosted_users" else money
+            sign = "+" if row.shift >= 0 else ""
+            shift = f"{sign}{fmt(row.shift)} +/- {fmt(row.mcse_shift)}"
+            cells = [fmt(row.unstressed), fmt(row.stressed), shift]
+            label = f"{row.metric} {row.statistic.upper()}"
+        table.add_row(label, row.month, *cells)
+    stdout.print(table)
+    stdout.print(f"stress folder: {result.path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def show_drivers(result, rules: int, seed: int, path=None) -> None:
+    """Print the densest rules as sentences with their density, coverage and mass."""
+    stdout.print(
+        f"{result.target.label}: {result.probability:.1%} (+/- {result.mcse:.1%}) of "
+        f"{result.paths} paths, seed {seed}. Rules are fitted on half the paths and "
+        "measured on the other half.",
+        markup=False,
+    )
+    for number, row in enumerate(result.table.head(rules).itertuples(), start=1):
+        stdout.print(f"{number}. {row.rule}", markup=False, highlight=False)
+    if path is not None:
+        stdout.print(f"drivers folder: {path}", markup=False, highlight=False, soft_wrap=True)
