@@ -25,7 +25,7 @@ Hosted users as a stock (sign-ups and conversions in, churn out)
     capture :math:`\kappa` at the reference price and elasticity
     :math:`\varepsilon`; sign-ups are :math:`\sigma \max(D_t - (H_{t-1} - C_t) -
     \gamma S_{t-1}, 0)`. So :math:`H_t = H_{t-1} - C_t + \text{sign-ups} +
-    \text{conversions}` holds exactly on every path. Each paying sign-up brings
+    \text{conversions}` is exact on every path. Each paying sign-up brings
     :math:`(1 - \pi) / \pi` self-hosted users for paid share :math:`\pi`.
 
 Infrastructure from primitives

@@ -28,7 +28,7 @@ PSD_TOLERANCE = 1e-10
 
 
 def latest_pairs(pairs: Iterable[Pair]) -> dict[frozenset[str], Pair]:
-    """Keep the last declaration of each pair, in either order: a scenario overrides its base."""
+    """Keep the last declaration of each pair in either order, so a scenario overrides its base."""
     latest: dict[frozenset[str], Pair] = {}
     for first, second, rank in pairs:
         latest[frozenset((first, second))] = (first, second, rank)

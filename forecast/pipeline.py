@@ -142,6 +142,13 @@ def run_scenario(
             charts.write_run_charts(summary, breakeven, folder / "charts")
         runs.write_json(
             folder / runs.MANIFEST,
-            runs.build_manifest(scenario, sampled, command=command, keep_draws=keep_draws),
+            runs.build_manifest(
+                scenario,
+                sampled,
+                command=command,
+                keep_draws=keep_draws,
+                fiscal_year_start=fiscal_year_start,
+                correlations={f"{a}:{b}": rho for a, b, rho in scenario.correlations},
+            ),
         )
     return RunResult(destination, scenario, sampled, summary, breakeven, annual, headline)

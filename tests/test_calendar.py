@@ -117,7 +117,7 @@ def test_period_margin_is_ratio_of_totals(metrics):
 
 
 def test_rollup_quantiles_of_path_totals():
-    # Path totals are 201, 12 and 120, so the median total is 120; the monthly
+    # Path totals are 201, 12 and 120, so the median total is 120. The monthly
     # medians 10 and 20 would add up to 30.
     months = ["2026-01", "2026-02"]
     flows = {name: np.zeros((3, 2)) for name in set(FLOW_TOTALS) | set(PERIOD_END_LEVELS)}
@@ -195,3 +195,23 @@ def test_run_writes_fiscal_periods(tmp_path, priors_dir):
     first, last = MONTHS.index("2026-04"), MONTHS.index("2027-03")
     per_path = result.draws.metrics["mrr"][:, first : last + 1].sum(axis=1)
     assert fy2027["p50"] == pytest.approx(np.quantile(per_path, 0.5), rel=1e-9)
+
+
+def test_run_manifest_records_fiscal_start(tmp_path, priors_dir):
+    import json
+
+    from forecast.pipeline import run_scenario
+
+    result = run_scenario(
+        "base",
+        draws=50,
+        seed=4,
+        priors_dir=priors_dir,
+        out=tmp_path / "run",
+        with_charts=False,
+        keep_draws=False,
+        fiscal_year_start=7,
+    )
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert manifest["fiscal_year_start"] == 7
+    assert manifest["correlations"]["spot_price:colo_cost_factor"] == 0.4

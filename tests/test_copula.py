@@ -18,7 +18,7 @@ from forecast.copula import (
 from forecast.errors import InputError
 from forecast.parameters import PARAMETERS
 from forecast.priors import load_scenario
-from forecast.simulate import block_uniforms, correlate_uniforms, prior_values
+from forecast.simulate import block_uniforms, correlate_uniforms
 
 NAMES = list(PARAMETERS)
 DRAWS = 100_000
@@ -42,7 +42,7 @@ def test_copula_recovers_declared_rank_correlations(base_draws):
     assert len(pairs) >= 2
     for first, second, declared in pairs:
         # The sampling sd of a Spearman correlation is about (1 - rho^2) / sqrt(n),
-        # 0.003 here; 0.015 is five of them.
+        # 0.003 here, so 0.015 is five of them.
         recovered = rho[NAMES.index(first), NAMES.index(second)]
         assert abs(recovered - declared) < 0.015, (first, second, recovered)
 
@@ -71,8 +71,10 @@ def test_copula_keeps_uniform_marginals(base_draws):
 def test_copula_keeps_prior_values_marginal(base_draws):
     _, uniforms, correlated = base_draws
     scenario = load_scenario("base", Path(__file__).resolve().parent.parent / "priors")
-    independent = prior_values(scenario, uniforms)["capture_rate"]
-    dependent = prior_values(scenario, correlated)["capture_rate"]
+    prior = scenario.priors["capture_rate"]
+    column = NAMES.index("capture_rate")
+    independent = prior.ppf(uniforms[:, column])
+    dependent = prior.ppf(correlated[:, column])
     for q in (0.05, 0.5, 0.95):
         expected = scenario.priors["capture_rate"].quantile(q)
         assert np.quantile(dependent, q) == pytest.approx(expected, rel=0.02)

@@ -123,7 +123,7 @@ def test_monthly_rate_compounds_to_annual():
 
 
 def test_monthly_rate_one_percent_example():
-    # 1.01^12 - 1 = 12.6825...% a year is exactly 1% a month; a twelfth would be 1.0569%.
+    # 1.01^12 - 1 = 12.6825...% a year is exactly 1% a month, and a twelfth would be 1.0569%.
     assert blocks.monthly_rate(1.01**12 - 1) == pytest.approx(0.01, abs=1e-14)
 
 
