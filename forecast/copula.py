@@ -16,6 +16,7 @@ from keyed streams, so the few lines here do it by hand.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -81,8 +82,12 @@ def factor(matrix: np.ndarray) -> np.ndarray:
         return vectors * np.sqrt(np.clip(values, 0, None))
 
 
-def check_positive_semidefinite(names: list[str], pairs: Iterable[Pair]) -> None:
+def check_positive_semidefinite(
+    names: list[str], pairs: Iterable[Pair], *, files: Iterable[Path] = ()
+) -> None:
     """Reject declared rank correlations that no joint distribution can have.
+
+    ``files`` are the priors files the pairs were read from, named in the message.
 
     Raises
     ------
@@ -102,6 +107,7 @@ def check_positive_semidefinite(names: list[str], pairs: Iterable[Pair]) -> None
             raise InputError(
                 "rank correlations are inconsistent: their matrix is not positive "
                 f"semi-definite (smallest eigenvalue {smallest:.3g})",
+                file=", ".join(str(path) for path in files) or None,
                 key="correlations",
                 value=described,
                 fix="Weaken one of these correlations or flip its sign",

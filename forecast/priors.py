@@ -236,6 +236,7 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
     settings_table = dict(_table(base, "settings", base_path))
     settings_origin = dict.fromkeys(settings_table, base_path)
     correlations = list(_parse_correlations(base, base_path))
+    correlation_files = [base_path] if correlations else []
 
     description = ""
     for path, table in chain:
@@ -252,7 +253,9 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
         overrides = _table(table, "settings", path)
         settings_table.update(overrides)
         settings_origin.update(dict.fromkeys(overrides, path))
-        correlations.extend(_parse_correlations(table, path))
+        declared = _parse_correlations(table, path)
+        correlations.extend(declared)
+        correlation_files.extend([path] if declared else [])
 
     missing = sorted(set(PARAMETERS) - set(priors))
     if missing:
@@ -264,6 +267,10 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
         )
     settings = _parse_settings(settings_table, settings_origin, base_path)
     files = (base_path, *(path for path, _ in chain))
+    # Inconsistent rank correlations fail here, before any sampling.
+    from forecast.copula import check_positive_semidefinite
+
+    check_positive_semidefinite(list(PARAMETERS), correlations, files=correlation_files)
     return Scenario(
         name=name,
         description=description,

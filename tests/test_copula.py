@@ -140,9 +140,10 @@ def test_scenario_file_with_inconsistent_correlations_rejected(tmp_priors):
         '"price_elasticity:signup_rate" = 0.9\n'
         '"capture_rate:signup_rate" = -0.9\n'
     )
-    scenario = load_scenario("clash", tmp_priors)
-    with pytest.raises(InputError, match=r"capture_rate:signup_rate = -0\.9"):
-        correlate_uniforms(scenario, block_uniforms(1, 0, NAMES, 10))
+    with pytest.raises(InputError, match=r"capture_rate:signup_rate = -0\.9") as raised:
+        load_scenario("clash", tmp_priors)
+    assert "clash.toml" in str(raised.value)
+    assert "spot_price:colo_cost_factor" not in str(raised.value)
 
 
 def test_correlation_notice_names_pairs():
