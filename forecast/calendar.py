@@ -56,10 +56,15 @@ FLOW_TOTALS = {
 PERIOD_END_LEVELS = {
     "hosted_users": "hosted_users_end",
     "self_hosted_users": "self_hosted_users_end",
+    "total_users": "total_users_end",
     "mrr": "mrr_end",
+    "net_revenue_retention": "net_revenue_retention_end",
     "cash": "cash_end",
 }
-"""Stocks read at the period's last month, with the name of the level."""
+"""Levels read at the period's last month, with the name of the level.
+
+Net revenue retention is NaN for periods that end in the horizon's first 12 months.
+"""
 
 MONTHS_IN = {"fiscal_year": 12, "quarter": 3}
 
