@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecast import blocks
 from forecast.parameters import PARAMETERS
@@ -244,3 +246,18 @@ def test_fixed_prior_override_changes_paths(scenario):
     hosted = previous(out["hosted_users"], p["initial_hosted_users"])
     expected = cohort * 0.5 + (hosted - cohort) * p["monthly_churn"][:, None]
     np.testing.assert_allclose(out["churned_users"], expected, rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), low=st.floats(0.0, 0.98), width=st.floats(0.01, 1.0))
+def test_stock_flow_identity_any_prior_band(scenario, seed, low, width):
+    # Every prior drawn from the band [low, low + width] of its own distribution.
+    high = min(low + width, 1.0)
+    uniforms = low + block_uniforms(seed, 0, list(PARAMETERS), 64) * (high - low)
+    p = prior_values(scenario, uniforms)
+    out = blocks.simulate_paths(p, scenario.settings)
+    start = previous(out["hosted_users"], p["initial_hosted_users"])
+    np.testing.assert_allclose(
+        start + out["new_hosted_users"] - out["churned_users"], out["hosted_users"], rtol=1e-10
+    )
+    assert (out["self_hosted_users"] >= 0).all()
