@@ -217,7 +217,8 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
     ------
     InputError
         On an unknown scenario, a malformed file, an unknown or missing prior, an
-        invalid interval, a cycle of ``extends`` or invalid settings.
+        invalid interval, a cycle of ``extends``, invalid settings, or rank
+        correlations that are not positive semi-definite together.
     """
     priors_dir = Path(priors_dir) if priors_dir is not None else default_priors_dir()
     base_path = priors_dir / "base.toml"
