@@ -183,7 +183,35 @@ def economics_tables(
         "Churn, conversion, unit-cost trend and colocation move (P10-P90)": dynamics_table(
             p, scenario
         ),
+        "Rank correlations between priors (declared and in these draws)": correlations_table(
+            p, scenario
+        ),
     }
+
+
+def correlations_table(p: dict[str, np.ndarray], scenario: Scenario) -> pd.DataFrame:
+    """List each declared rank correlation beside the Spearman correlation of the draws.
+
+    The standard error is the square root of the Fieller-corrected sampling variance
+    ``1.06 (1 - rho^2)^2 / (n - 1)`` of a Spearman correlation (the formula of
+    psychmeta's ``var_error_spearman``, after Bishara and Hittner 2017).
+    """
+    from scipy import stats
+
+    from forecast.copula import latest_pairs
+
+    rows = []
+    for first, second, declared in latest_pairs(scenario.correlations).values():
+        sampled = float(stats.spearmanr(p[first], p[second]).statistic)
+        error = (1 - sampled**2) * np.sqrt(1.06 / (len(p[first]) - 1))
+        rows.append(
+            {
+                "pair": f"{first}:{second}",
+                "declared": f"{declared:+.2f}",
+                "in draws": f"{sampled:+.3f} +/- {error:.3f}",
+            }
+        )
+    return pd.DataFrame(rows, columns=["pair", "declared", "in draws"])
 
 
 EXPERIENCE_VOLUMES = (1e6, 1e7)

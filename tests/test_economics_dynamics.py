@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from forecast.economics import dynamics_table, economics_tables, prior_draws
+from forecast.economics import (
+    correlations_table,
+    dynamics_table,
+    economics_tables,
+    prior_draws,
+)
 from forecast.priors import load_scenario
 
 PRIORS = Path(__file__).resolve().parent.parent / "priors"
@@ -49,3 +54,13 @@ def test_economics_tables_include_dynamics():
         "base", users=[1000], price=10.0, draws=500, seed=0, priors_dir=PRIORS
     )
     assert any(title.startswith("Churn, conversion") for title in tables)
+
+
+def test_correlations_table_matches_declared():
+    scenario = load_scenario("base", PRIORS)
+    table = correlations_table(prior_draws(scenario, 20_000, 1), scenario)
+    row = table[table["pair"] == "spot_price:colo_cost_factor"].iloc[0]
+    sampled, error = (float(part) for part in row["in draws"].split(" +/- "))
+    # 20K draws give a standard error of about 0.006 around the declared 0.4.
+    assert error == pytest.approx(0.84 * (1.06 / 19_999) ** 0.5, rel=0.05)
+    assert abs(sampled - 0.4) < 4 * error
