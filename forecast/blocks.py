@@ -46,7 +46,8 @@ Colocation
     colocation: it pays the one-off migration cost that month, and the share of
     compute and storage on colocation rises by ``1 / colo_ramp_months`` a month
     to 1. Colocated compute and storage cost ``1 / colo_cost_factor`` as much.
-    The move is never undone.
+    The move is never undone. The one-off cost counts in total cost and operating
+    profit but not in infrastructure cost, so gross margin leaves it out.
 
 Team
     :math:`\max(T_{min}, T_{ref} (H_t / H_{ref})^\beta)`: it grows with users but
@@ -55,8 +56,9 @@ Team
 Net revenue retention (from month 13)
     Revenue this month from the users present 12 months earlier over their
     revenue then: survivors :math:`(H - N)(1 - \delta)^{12} + N (1 - \delta_1)(1 -
-    \delta)^{11}` of that month's stock, times the price ratio. The first 12
-    months have no such cohort and are NaN.
+    \delta)^{11}` of that month's stock, times the price ratio. Every hosted user
+    pays the current ladder price, so a step down the ladder lowers retention. The
+    first 12 months have no such cohort and are NaN.
 """
 
 from __future__ import annotations
