@@ -20,6 +20,11 @@ Families (``dist``):
 - ``uniform``: ``range = [low, high]``.
 - ``fixed``: ``value = x``, a constant.
 
+Rank correlations between priors go in a ``[correlations]`` table, one
+``"first:second" = rho`` line per pair, with Spearman's rho strictly between -1
+and 1 (see :mod:`forecast.copula`). A scenario's declaration of a pair replaces
+the base file's. Pairs that are not listed are independent.
+
 Files are parsed with :mod:`tomllib` only; nothing in them is evaluated.
 """
 
