@@ -108,8 +108,9 @@ def monthly_periods(months: list[str]) -> pd.PeriodIndex:
 
 def period_labels(months: list[str], fiscal_year_start: int, period_type: str) -> list[str]:
     """Label each month with its fiscal year (``FY2027``) or quarter (``FY2027Q1``)."""
+    start = parse_fiscal_year_start(fiscal_year_start)
     # A fiscal year starting in April ends in March: pandas anchors on the end month.
-    anchor = MONTH_NAMES[(fiscal_year_start - 2) % 12][:3].upper()
+    anchor = MONTH_NAMES[(start - 2) % 12][:3].upper()
     periods = monthly_periods(months)
     if period_type == "fiscal_year":
         return [f"FY{period.year}" for period in periods.asfreq(f"Y-{anchor}")]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import calendar, charts, runs, summarize
+from forecast.copula import latest_pairs
 from forecast.priors import Scenario, load_scenario
 from forecast.simulate import Band, Draws, check_draws, simulate
 
@@ -148,7 +149,9 @@ def run_scenario(
                 command=command,
                 keep_draws=keep_draws,
                 fiscal_year_start=fiscal_year_start,
-                correlations={f"{a}:{b}": rho for a, b, rho in scenario.correlations},
+                correlations={
+                    f"{a}:{b}": rho for a, b, rho in latest_pairs(scenario.correlations).values()
+                },
             ),
         )
     return RunResult(destination, scenario, sampled, summary, breakeven, annual, headline)

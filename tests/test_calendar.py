@@ -64,6 +64,11 @@ def test_labels_reject_unknown_period_type():
         period_labels(MONTHS, 1, "week")
 
 
+def test_labels_reject_month_thirteen():
+    with pytest.raises(InputError, match="invalid fiscal-year start month"):
+        period_labels(MONTHS, 13, "fiscal_year")
+
+
 def test_monthly_periods_reject_gap():
     with pytest.raises(ValueError, match="not consecutive"):
         monthly_periods(["2026-01", "2026-02", "2026-04"])
