@@ -52,12 +52,22 @@ def run(
     keep_draws: Annotated[
         bool, typer.Option(help="Store every path's draws as netCDF (draws.nc).")
     ] = True,
+    fiscal_year_start: Annotated[
+        str,
+        typer.Option(
+            help="First month of the fiscal year in periods.csv: 1-12 or a name such as "
+            "April. A fiscal year is named by the calendar year it ends in."
+        ),
+    ] = "1",
 ) -> None:
     """Sample a scenario's monthly paths and write a run folder."""
     from forecast.console import progress_bar, show_run
 
     with fail_on_input_error():
+        from forecast.calendar import parse_fiscal_year_start
         from forecast.pipeline import draw_seed, run_scenario
+
+        first_fiscal_month = parse_fiscal_year_start(fiscal_year_start)
 
         if seed is None:
             seed = draw_seed()
@@ -74,6 +84,7 @@ def run(
                 keep_draws=keep_draws,
                 command=["forecast", *sys.argv[1:]],
                 progress=advance,
+                fiscal_year_start=first_fiscal_month,
             )
         show_run(result)
 

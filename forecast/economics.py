@@ -16,7 +16,7 @@ from forecast import blocks
 from forecast.errors import InputError
 from forecast.parameters import PARAMETERS
 from forecast.priors import Scenario, load_scenario
-from forecast.simulate import block_uniforms, prior_values
+from forecast.simulate import block_uniforms, correlate_uniforms, prior_values
 
 # Figures as the company's 2026 hosting-economics plan states them, for comparison.
 PLAN_COST_AT_100K = {
@@ -72,7 +72,7 @@ def parse_user_counts(text: str) -> list[int]:
 
 
 def prior_draws(scenario: Scenario, draws: int, seed: int) -> dict[str, np.ndarray]:
-    """Draw ``draws`` values of every prior from the run's keyed streams."""
+    """Draw ``draws`` values of every prior from the run's keyed streams, correlated as declared."""
     if draws < 1:
         raise InputError(
             "number of draws must be positive",
@@ -80,7 +80,8 @@ def prior_draws(scenario: Scenario, draws: int, seed: int) -> dict[str, np.ndarr
             value=draws,
             fix="Pass for example --draws 20000",
         )
-    return prior_values(scenario, block_uniforms(seed, 0, list(PARAMETERS), draws))
+    uniforms = block_uniforms(seed, 0, list(PARAMETERS), draws)
+    return prior_values(scenario, correlate_uniforms(scenario, uniforms))
 
 
 def span(values: np.ndarray, fmt: str = "${:,.2f}") -> str:
@@ -179,7 +180,105 @@ def economics_tables(
         f"Cost per hosted user and margin at ${price:g}/month by scale": scaling,
         "Price ladder": ladder,
         "Where the plan's stated figures disagree with its own inputs": plan_checks(p),
+        "Churn, conversion, unit-cost trend and colocation move (P10-P90)": dynamics_table(
+            p, scenario
+        ),
+        "Rank correlations between priors (declared and in these draws)": correlations_table(
+            p, scenario
+        ),
     }
+
+
+def correlations_table(p: dict[str, np.ndarray], scenario: Scenario) -> pd.DataFrame:
+    """List each declared rank correlation beside the Spearman correlation of the draws.
+
+    The standard error is the square root of the Fieller-corrected sampling variance
+    ``1.06 (1 - rho^2)^2 / (n - 1)`` of a Spearman correlation (the formula of
+    psychmeta's ``var_error_spearman``, after Bishara and Hittner 2017).
+    """
+    from scipy import stats
+
+    from forecast.copula import latest_pairs
+
+    rows = []
+    for first, second, declared in latest_pairs(scenario.correlations).values():
+        sampled = float(stats.spearmanr(p[first], p[second]).statistic)
+        error = (1 - sampled**2) * np.sqrt(1.06 / (len(p[first]) - 1))
+        rows.append(
+            {
+                "pair": f"{first}:{second}",
+                "declared": f"{declared:+.2f}",
+                "in draws": f"{sampled:+.3f} +/- {error:.3f}",
+            }
+        )
+    return pd.DataFrame(rows, columns=["pair", "declared", "in draws"])
+
+
+EXPERIENCE_VOLUMES = (1e6, 1e7)
+"""Cumulative hosted user-months at which the experience-curve multiplier is shown."""
+
+
+def dynamics_table(p: dict[str, np.ndarray], scenario: Scenario) -> pd.DataFrame:
+    """Show the priors of the user flows and unit-cost trends with what they imply monthly."""
+    monthly_conversion = blocks.monthly_share(p["self_hosted_conversion_annual"])
+    monthly_memory = blocks.monthly_rate(p["memory_price_factor_annual"] - 1)
+    horizon = len(scenario.settings.months)
+    index_at_end = blocks.memory_price_index(p, horizon - 1)
+    rows = [
+        ("monthly_churn", percent_span(p["monthly_churn"]), "share of tenured users a month"),
+        (
+            "first_month_churn",
+            percent_span(p["first_month_churn"]),
+            "share of last month's new users",
+        ),
+        (
+            "self_hosted_conversion_annual",
+            percent_span(p["self_hosted_conversion_annual"]),
+            f"{span(100 * monthly_conversion, '{:.2f}%')} of self-hosted users a month "
+            "(compounded: 1 - (1 - a)^(1/12))",
+        ),
+        (
+            "memory_price_factor_annual",
+            span(p["memory_price_factor_annual"], "{:.2f}x"),
+            f"{span(100 * monthly_memory, '{:+.2f}%')} a month (compounded); compute "
+            f"index {span(index_at_end, '{:.2f}x')} in the last month of the horizon",
+        ),
+    ]
+    for volume in EXPERIENCE_VOLUMES:
+        multiplier = blocks.experience_multiplier(p, volume)
+        rows.append(
+            (
+                "infra_learning_rate",
+                span(p["infra_learning_rate"], "{:.3f}"),
+                f"compute and storage cost x {span(multiplier, '{:.2f}')} after "
+                f"{volume:,.0f} hosted user-months",
+            )
+        )
+    rows += [
+        (
+            "learning_reference_user_months",
+            span(p["learning_reference_user_months"], "{:,.0f}"),
+            "experience behind the plan's unit costs",
+        ),
+        (
+            "colo_migration_cost",
+            span(p["colo_migration_cost"], "${:,.0f}"),
+            "paid once, in the month a path's users reach its crossover",
+        ),
+        (
+            "colo_ramp_months",
+            span(p["colo_ramp_months"], "{:.1f}"),
+            "months until all compute and storage runs on colocation",
+        ),
+    ]
+    return pd.DataFrame(
+        {
+            "prior": [name for name, _, _ in rows],
+            "P10-P90": [value for _, value, _ in rows],
+            "meaning": [meaning for _, _, meaning in rows],
+            "source": [scenario.priors[name].source for name, _, _ in rows],
+        }
+    )
 
 
 def ladder_margin_range(

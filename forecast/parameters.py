@@ -42,6 +42,8 @@ PARAMETERS: dict[str, Kind] = {
     "price_elasticity": _positive("elasticity", "demand"),
     "signup_rate": _probability("demand"),
     "monthly_churn": _probability("demand"),
+    "first_month_churn": _probability("demand"),
+    "self_hosted_conversion_annual": Kind("probability", "share/year", "demand"),
     "paid_share": _probability("demand"),
     "initial_hosted_users": Kind("nonnegative", "users", "demand"),
     # Price ladder by hosted scale.
@@ -66,6 +68,12 @@ PARAMETERS: dict[str, Kind] = {
     "self_hosted_cost_per_user": _positive("$/user-month", "infrastructure"),
     "colo_crossover_users": _positive("users", "infrastructure"),
     "colo_cost_factor": _positive("times", "infrastructure"),
+    "colo_migration_cost": _positive("$", "infrastructure"),
+    "colo_ramp_months": _positive("months", "infrastructure"),
+    # Unit cost over time: an experience curve and a memory price index.
+    "infra_learning_rate": Kind("probability", "cost ratio per doubling", "infrastructure"),
+    "learning_reference_user_months": _positive("user-months", "infrastructure"),
+    "memory_price_factor_annual": _positive("times/year", "infrastructure"),
     # Team overhead.
     "engineering_cost_reference": _positive("$/month", "team"),
     "support_cost_reference": _positive("$/month", "team"),

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import charts, runs, summarize
+from forecast import calendar, charts, runs, summarize
+from forecast.copula import latest_pairs
 from forecast.priors import Scenario, load_scenario
 from forecast.simulate import Band, Draws, check_draws, simulate
 
@@ -74,6 +75,7 @@ def run_scenario(
     keep_draws: bool = True,
     command: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    fiscal_year_start: int = 1,
 ) -> RunResult:
     """Sample a scenario and write a complete run folder.
 
@@ -96,6 +98,8 @@ def run_scenario(
         Bands or fixed values for some priors (stress tests).
     with_charts, keep_draws
         Write the PNG/SVG charts and the netCDF draws.
+    fiscal_year_start
+        First month (1-12) of the fiscal years and quarters in ``periods.csv``.
 
     Returns
     -------
@@ -121,6 +125,10 @@ def run_scenario(
     )
     annual = summarize.annual_table(sampled.metrics, sampled.months)
     headline = headline_table(sampled)
+    # Fiscal-year and quarterly roll-ups; the table records its own fiscal-year start.
+    periods = calendar.rollup_table(
+        sampled.metrics, sampled.months, fiscal_year_start=fiscal_year_start
+    )
 
     with runs.staged_folder(destination, overwrite=overwrite) as folder:
         summary.to_csv(folder / "summary.csv", index=False, float_format="%.10g")
@@ -128,6 +136,7 @@ def run_scenario(
         distribution.to_csv(folder / "breakeven_month.csv", index=False, float_format="%.10g")
         annual.to_csv(folder / "annual.csv", index=False, float_format="%.10g")
         headline.to_csv(folder / "headline.csv", index=False, float_format="%.10g")
+        periods.to_csv(folder / calendar.PERIODS_FILE, index=False, float_format="%.10g")
         if keep_draws:
             runs.write_draws(folder / runs.DRAWS_FILE, sampled)
         if with_charts:
@@ -136,7 +145,15 @@ def run_scenario(
         runs.write_json(
             folder / runs.MANIFEST,
             runs.build_manifest(
-                scenario, sampled, command=command, keep_draws=keep_draws, priors_copies=copies
+                scenario,
+                sampled,
+                command=command,
+                keep_draws=keep_draws,
+                priors_copies=copies,
+                fiscal_year_start=fiscal_year_start,
+                correlations={
+                    f"{a}:{b}": rho for a, b, rho in latest_pairs(scenario.correlations).values()
+                },
             ),
         )
     return RunResult(destination, scenario, sampled, summary, breakeven, annual, headline)

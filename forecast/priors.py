@@ -20,6 +20,11 @@ Families (``dist``):
 - ``uniform``: ``range = [low, high]``.
 - ``fixed``: ``value = x``, a constant.
 
+Rank correlations between priors go in a ``[correlations]`` table, one
+``"first:second" = rho`` line per pair, with Spearman's rho strictly between -1
+and 1 (see :mod:`forecast.copula`). A scenario's declaration of a pair replaces
+the base file's. Pairs that are not listed are independent.
+
 Files are parsed with :mod:`tomllib` only; nothing in them is evaluated.
 """
 
@@ -217,7 +222,8 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
     ------
     InputError
         On an unknown scenario, a malformed file, an unknown or missing prior, an
-        invalid interval, a cycle of ``extends`` or invalid settings.
+        invalid interval, a cycle of ``extends``, invalid settings, or rank
+        correlations that are not positive semi-definite together.
     """
     priors_dir = Path(priors_dir) if priors_dir is not None else default_priors_dir()
     base_path = priors_dir / "base.toml"
@@ -236,6 +242,7 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
     settings_table = dict(_table(base, "settings", base_path))
     settings_origin = dict.fromkeys(settings_table, base_path)
     correlations = list(_parse_correlations(base, base_path))
+    correlation_files = [base_path] if correlations else []
 
     description = ""
     for path, table in chain:
@@ -252,7 +259,9 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
         overrides = _table(table, "settings", path)
         settings_table.update(overrides)
         settings_origin.update(dict.fromkeys(overrides, path))
-        correlations.extend(_parse_correlations(table, path))
+        declared = _parse_correlations(table, path)
+        correlations.extend(declared)
+        correlation_files.extend([path] if declared else [])
 
     missing = sorted(set(PARAMETERS) - set(priors))
     if missing:
@@ -263,9 +272,11 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
             fix="Add a [priors.NAME] table for each",
         )
     settings = _parse_settings(settings_table, settings_origin, base_path)
-    if correlations:
-        _check_correlations(correlations, chain[-1][0] if chain else base_path)
     files = (base_path, *(path for path, _ in chain))
+    # Inconsistent rank correlations fail here, before any sampling.
+    from forecast.copula import check_positive_semidefinite
+
+    check_positive_semidefinite(list(PARAMETERS), correlations, files=correlation_files)
     return Scenario(
         name=name,
         description=description,
@@ -679,24 +690,6 @@ def _parse_correlations(document: dict[str, Any], path: Path) -> list[tuple[str,
             )
         pairs.append((first, second, value))
     return pairs
-
-
-def _check_correlations(pairs: list[tuple[str, str, float]], path: Path) -> None:
-    """Reject rank correlations that no joint distribution can have."""
-    from forecast.copula import correlation_matrix
-
-    names = sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs})
-    smallest = float(np.linalg.eigvalsh(correlation_matrix(names, pairs)).min())
-    if smallest < -1e-10:
-        described = ", ".join(f"{a}:{b} = {rho:g}" for a, b, rho in pairs)
-        raise InputError(
-            f"rank correlations cannot hold together: the matrix is not positive "
-            f"semi-definite (smallest eigenvalue {smallest:.3g})",
-            file=path,
-            key="correlations",
-            value=described,
-            fix="Weaken one of these correlations",
-        )
 
 
 def with_prior(scenario: Scenario, prior: Prior) -> Scenario:

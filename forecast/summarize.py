@@ -44,8 +44,11 @@ def summary_table(metrics: Mapping[str, np.ndarray], months: list[str]) -> pd.Da
     """Tidy table, one row per metric and month, with the :data:`SUMMARY_COLUMNS`."""
     frames = []
     for name, values in metrics.items():
-        stats = describe(values, axis=0)
-        frame = pd.DataFrame({"metric": name, "month": months, **stats})
+        # Months where a metric is undefined on every path (net revenue retention
+        # before a year-old cohort exists) get no row rather than a row of NaN.
+        defined = ~np.isnan(values).all(axis=0)
+        stats = describe(values[:, defined], axis=0)
+        frame = pd.DataFrame({"metric": name, "month": np.asarray(months)[defined], **stats})
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[list(SUMMARY_COLUMNS)]
 

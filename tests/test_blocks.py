@@ -49,6 +49,15 @@ def hand_parameters(**changes: float) -> dict[str, np.ndarray]:
         "team_scale_exponent": 0.5,
         "team_cost_minimum": 30000.0,
         "starting_cash": 2e6,
+        # Neutral values: no extra first-month churn, no conversions, no learning,
+        # flat memory prices and an instant, free move to colocation.
+        "first_month_churn": 0.05,
+        "self_hosted_conversion_annual": 0.0,
+        "colo_migration_cost": 0.0,
+        "colo_ramp_months": 1.0,
+        "infra_learning_rate": 1.0,
+        "learning_reference_user_months": 1e6,
+        "memory_price_factor_annual": 1.0,
     }
     values.update(changes)
     return {name: np.array([value]) for name, value in values.items()}
