@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from forecast.cli import app
-from forecast.parameters import PARAMETERS
 from forecast.drivers import (
     Condition,
     Rule,
@@ -24,6 +23,7 @@ from forecast.drivers import (
     tree_rules,
 )
 from forecast.errors import InputError
+from forecast.parameters import PARAMETERS
 from forecast.priors import load_scenario
 
 PRIORS = Path(__file__).resolve().parent.parent / "priors"
