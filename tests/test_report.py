@@ -211,3 +211,23 @@ def test_hostile_scenario_name_kept(hostile_run) -> None:
     view = data.load_run("hostile", hostile_run.runs_dir)
     assert view.scenario.name == HOSTILE_NAME
     assert view.scenario.description == HOSTILE_TEXT
+
+
+def test_fan_chart_draws_run_quantiles(report_runs) -> None:
+    from forecast.report import figures
+
+    view = data.load_run("base", report_runs.runs_dir)
+    fig = figures.fan_chart([("base", view.summary)], "cash")
+    rows = view.summary[view.summary["metric"] == "cash"]
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    median = fig.axes[0].lines[0].get_ydata()
+    figures.pyplot().close(fig)
+    assert np.array_equal(np.asarray(median, dtype=float), rows["p50"].to_numpy())
+    assert set(band) == set(rows["p5"]) | set(rows["p95"])
+
+
+def test_text_pages_keep_wide_rows_whole() -> None:
+    from forecast.report import render
+
+    frame = pd.DataFrame({"item": ["a"], "arithmetic": ["x" * 200]})
+    assert render.frame_lines(frame) == ["item: a", "arithmetic: " + "x" * 200, ""]

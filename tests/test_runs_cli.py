@@ -60,6 +60,22 @@ def test_runs_show_prints_manifest(report_runs) -> None:
     assert "seed: 11" in result.output
 
 
+def test_runs_show_accepts_path_inside(report_runs) -> None:
+    path = str(report_runs.runs_dir / "optimistic")
+    result = runner.invoke(app, ["runs", "show", path, "--runs-dir", str(report_runs.runs_dir)])
+    assert result.exit_code == 0
+    assert "scenario: optimistic" in result.output
+
+
+def test_runs_show_symlink_outside_exits_2(tmp_path: Path, report_runs) -> None:
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    (runs_dir / "elsewhere").symlink_to(report_runs.runs_dir / "base", target_is_directory=True)
+    result = runner.invoke(app, ["runs", "show", "elsewhere", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2
+    assert "outside the runs folder" in result.output
+
+
 @pytest.mark.parametrize(
     ("command", "reference", "message"),
     [

@@ -174,9 +174,16 @@ def breakeven_months_chart(distribution: pd.DataFrame):
 
 
 def minimum_cash_chart(minimum_cash: np.ndarray, shortfall_p90: float):
-    """Draw the distribution of each path's lowest cash balance over the horizon."""
+    """Draw the distribution of each path's lowest cash balance over the horizon.
+
+    The bins span the 1st percentile to the maximum, because a few deep paths
+    would otherwise squeeze every other path into one bar. The title says so.
+    """
     fig, ax = _new_figure()
-    ax.hist(minimum_cash, bins=60, color=COLORS[0], alpha=0.8, label="paths")
+    low, high = float(np.quantile(minimum_cash, 0.01)), float(minimum_cash.max())
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    ax.hist(minimum_cash, bins=60, range=(low, high), color=COLORS[0], alpha=0.8, label="paths")
     ax.axvline(0, color="black", linewidth=1.5, label="zero cash")
     if shortfall_p90 > 0:
         ax.axvline(
@@ -188,7 +195,7 @@ def minimum_cash_chart(minimum_cash: np.ndarray, shortfall_p90: float):
         )
     format_axis(ax.xaxis, "$")
     format_axis(ax.yaxis, "users")
-    ax.set_title("Funding need: lowest cash balance per path")
+    ax.set_title("Funding need: lowest cash balance per path (lowest 1% of paths not shown)")
     ax.set_xlabel("lowest cash balance over the horizon, US dollars ($)")
     ax.set_ylabel("number of paths")
     ax.legend(loc="upper left")

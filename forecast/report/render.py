@@ -81,8 +81,20 @@ def add_text_pages(pdf, title: str, lines: Sequence[str]) -> None:
 
 
 def frame_lines(frame: pd.DataFrame) -> list[str]:
-    """Format a table as aligned text lines for a PDF page."""
-    return frame.to_string(index=False).splitlines()
+    """Format a table as aligned text lines for a PDF page.
+
+    A table too wide for the page is written one record at a time instead, as
+    ``column: value`` lines, so no row is broken across lines mid-cell.
+    """
+    lines = frame.to_string(index=False).splitlines()
+    if max(map(len, lines), default=0) <= PDF_COLUMNS:
+        return lines
+    records = []
+    for row in frame.itertuples(index=False):
+        for column, cell in zip(frame.columns, row, strict=True):
+            records.append(f"{column}: {cell}")
+        records.append("")
+    return records
 
 
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:

@@ -124,7 +124,12 @@ def annual_rows(view: RunView) -> list[QuantileRow]:
 
 
 def economics(view: RunView) -> dict[str, pd.DataFrame]:
-    """Rebuild the unit-economics tables from the run's priors files and seed."""
+    """Rebuild the unit-economics tables from the run's priors files and seed.
+
+    The run folder stores no unit economics, so these ranges are recomputed
+    from the priors files (checked against the manifest's SHA-256) with the
+    run's seed, and they come out the same every time.
+    """
     from forecast.economics import economics_tables
     from forecast.report.data import priors_dir_of
 
