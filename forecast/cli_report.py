@@ -10,7 +10,7 @@ import typer
 from forecast.console import fail_on_input_error, stdout
 
 RunsDirOption = Annotated[
-    Path, typer.Option("--runs-dir", help="Folder that holds the run folders.")
+    Path, typer.Option("--runs-dir", help="Folder that contains the run folders.")
 ]
 ReportsDirOption = Annotated[
     Path, typer.Option("--reports-dir", help="Folder the report folders are written into.")

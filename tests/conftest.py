@@ -51,7 +51,7 @@ def report_runs(small_run, tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def hostile_run(tmp_path_factory: pytest.TempPathFactory):
-    """A 500-path run whose scenario name, description and one prior source hold HTML."""
+    """A 500-path run whose scenario name, description and one prior source contain HTML."""
     from report_helpers import make_hostile_run
 
     return make_hostile_run(tmp_path_factory)

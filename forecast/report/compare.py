@@ -40,7 +40,7 @@ class OddsDifference:
     method: str
 
     def sentence(self) -> str:
-        """Format as ``optimistic - base, Dec 2027: +12.3 points +/- 0.4``."""
+        """Format one line: ``optimistic minus base, P(break-even by Dec 2027): +12.3 points ...``."""
         return (
             f"{self.other} minus {self.baseline}, P(break-even by {month_label(self.month)}): "
             f"{self.difference * 100:+.1f} points +/- {self.mcse * 100:.1f}, {self.method}"
@@ -132,7 +132,7 @@ def odds_differences(views: list[RunView], common: bool) -> list[OddsDifference]
 
 
 def headline_frame(views: list[RunView]) -> pd.DataFrame:
-    """One row per run and year end: break-even odds and P10/P50/P90 of users, MRR and cash."""
+    """Build one row per run and year end: break-even odds and P10/P50/P90 of users, MRR, cash."""
     rows = []
     for view in views:
         odds = view.breakeven.set_index("month")

@@ -71,7 +71,7 @@ def read_table(run: Path, name: str) -> pd.DataFrame:
         return pd.read_csv(path, dtype={"month": str, "year": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(
-            f"cannot read run table: {error}",
+            f"failed to read run table: {error}",
             file=path,
             fix="Run the scenario again; the run folder is damaged",
         ) from None
@@ -84,7 +84,7 @@ def priors_dir_of(manifest: dict, run: Path) -> Path:
         if path.name == "base.toml" and path.parent.name != "scenarios":
             return path.parent
     raise InputError(
-        "manifest names no base priors file",
+        "base priors file missing from the manifest",
         file=run / runs.MANIFEST,
         key="priors_files",
         fix="Run the scenario again with this version of forecast",

@@ -177,7 +177,7 @@ def minimum_cash_chart(minimum_cash: np.ndarray, shortfall_p90: float):
     """Draw the distribution of each path's lowest cash balance over the horizon.
 
     The bins span the 1st percentile to the maximum, because a few deep paths
-    would otherwise squeeze every other path into one bar. The title says so.
+    would otherwise squeeze every other path into one bar. The title states the cut.
     """
     fig, ax = _new_figure()
     low, high = float(np.quantile(minimum_cash, 0.01)), float(minimum_cash.max())

@@ -45,7 +45,7 @@ def check_month(month: str) -> str:
 
 
 def list_runs(runs_dir: Path, *, by: str = DEFAULT_BY) -> list[RunEntry]:
-    """List every run folder in ``runs_dir``, oldest first; damaged folders say so.
+    """List every run folder in ``runs_dir``, oldest first, marking damaged folders.
 
     Hidden folders (runs still being written) are skipped.
     """
@@ -79,7 +79,7 @@ def list_runs(runs_dir: Path, *, by: str = DEFAULT_BY) -> list[RunEntry]:
 
 @dataclass
 class RunDetails:
-    """What ``forecast runs show`` prints: manifest, break-even odds and year-end table."""
+    """Manifest, year-end break-even odds and headline table of one run."""
 
     path: Path
     manifest: dict
