@@ -40,7 +40,7 @@ class OddsDifference:
     method: str
 
     def sentence(self) -> str:
-        """Format one line: ``optimistic minus base, P(break-even by Dec 2027): +12.3 points ...``."""
+        """Format as ``optimistic minus base, P(break-even by Dec 2027): +12.3 points ...``."""
         return (
             f"{self.other} minus {self.baseline}, P(break-even by {month_label(self.month)}): "
             f"{self.difference * 100:+.1f} points +/- {self.mcse * 100:.1f}, {self.method}"
