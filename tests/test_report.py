@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -231,3 +233,32 @@ def test_text_pages_keep_wide_rows_whole() -> None:
 
     frame = pd.DataFrame({"item": ["a"], "arithmetic": ["x" * 200]})
     assert render.frame_lines(frame) == ["item: a", "arithmetic: " + "x" * 200, ""]
+
+
+def test_report_pdf_has_every_chart_page(base_report) -> None:
+    pdf = (base_report.path / "report.pdf").read_bytes()
+    pages = re.findall(rb"/Type\s*/Page\b", pdf)
+    assert pdf.startswith(b"%PDF")
+    # Seven chart pages plus the headline, funding, year-end, economics and appendix text.
+    assert len(pages) >= len(CHARTS) + 5
+
+
+def test_report_without_draws_explains_gap(report_runs, tmp_path: Path) -> None:
+    result = write_report("base-seed12", runs_dir=report_runs.runs_dir, reports_dir=tmp_path)
+    html = (result.path / "report.html").read_text()
+    assert "kept no per-path draws" in html
+    assert html.count("<img ") == len(CHARTS) - 1
+    assert not (result.path / "slides" / "funding_need.png").exists()
+
+
+def test_report_lists_stresses(report_runs, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(report_runs.runs_dir / "base-seed12", runs_dir / "stressed")
+    manifest_path = runs_dir / "stressed" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["stresses"] = {"monthly_churn": {"low": 0.9, "high": 1.0, "value": None}}
+    manifest_path.write_text(json.dumps(manifest))
+    result = write_report("stressed", runs_dir=runs_dir, reports_dir=tmp_path / "reports")
+    html = (result.path / "report.html").read_text()
+    assert "This run is a stress test" in html
+    assert "drawn between its prior&#39;s 90% and 100% quantiles" in html
