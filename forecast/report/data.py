@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ class RunView:
     headline: pd.DataFrame
     scenario: Scenario
     _paths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _draws: Any = field(default=None, repr=False)
 
     @property
     def run_id(self) -> str:
@@ -55,11 +57,20 @@ class RunView:
         """
         if not self.has_draws:
             return None
-        if metric not in self._paths:
+        if self._draws is None:
             import arviz as az
 
-            tree = az.from_netcdf(self.path / runs.DRAWS_FILE)
-            values = np.asarray(tree["prior"][metric].values, dtype=np.float64)
+            # Opened once per run; each metric is then read from the file on first use.
+            self._draws = az.from_netcdf(self.path / runs.DRAWS_FILE)["prior"]
+        if metric not in self._paths:
+            if metric not in self._draws.data_vars:
+                raise InputError(
+                    "metric missing from the run's draws",
+                    file=self.path / runs.DRAWS_FILE,
+                    key=metric,
+                    fix="Run the scenario again with this version of forecast",
+                )
+            values = np.asarray(self._draws[metric].values, dtype=np.float64)
             self._paths[metric] = values.reshape(-1, values.shape[-1])
         return self._paths[metric]
 
