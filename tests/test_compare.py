@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +136,20 @@ def test_comparison_folder_name_shortened() -> None:
 
     name = compare.comparison_folder_name([FakeView("x" * 100), FakeView("y" * 100)])
     assert len(name) == compare.MAX_FOLDER_NAME
+
+
+def test_compare_escapes_scenario_names(hostile_run, report_runs, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(hostile_run.runs_dir / "hostile", runs_dir / "hostile")
+    shutil.copytree(report_runs.runs_dir / "base-seed12", runs_dir / "base-seed12")
+    result = compare.write_comparison(
+        ["base-seed12", "hostile"], runs_dir=runs_dir, reports_dir=tmp_path / "reports"
+    )
+    html = (result.path / "compare.html").read_text()
+    assert "<script" not in html
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    for encoded in re.findall(r"base64,([A-Za-z0-9+/=]+)", html):
+        svg = base64.b64decode(encoded).decode()
+        assert "<img src=x" not in svg
+        assert "<script" not in svg

@@ -123,3 +123,24 @@ def test_browser_screenshot_kept(report_page: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert shot.stat().st_size > 10_000
+
+
+def test_browser_shows_compare_charts(report_runs, tmp_path: Path) -> None:
+    from forecast.report.compare import write_comparison
+
+    result = write_comparison(
+        ["base", "optimistic"], runs_dir=report_runs.runs_dir, reports_dir=tmp_path
+    )
+    page = tmp_path / "probed.html"
+    page.write_text(
+        (result.path / "compare.html").read_text().replace("</body>", PROBE + "</body>")
+    )
+    done = run_chromium(page.as_uri(), tmp_path / "profile", "--dump-dom")
+    reader = _ProbeReader()
+    reader.feed(done.stdout)
+    images = json.loads(reader.probe or "[]")
+    console = [line for line in done.stderr.splitlines() if re.search(r":CONSOLE[:(]", line)]
+    assert console == []
+    assert len(images) == 4
+    for image in images:
+        assert image["width"] > 0, image["alt"]

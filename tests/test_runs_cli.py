@@ -105,3 +105,10 @@ def test_report_cli_prints_headline(report_runs, tmp_path: Path) -> None:
     result = runner.invoke(app, [*arguments, "--reports-dir", str(tmp_path)])
     assert result.exit_code == 0
     assert "P(break-even by Dec 2027)" in result.output
+
+
+def test_help_lists_report_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("report", "compare", "runs"):
+        assert command in result.output, command
