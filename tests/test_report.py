@@ -262,3 +262,14 @@ def test_report_lists_stresses(report_runs, tmp_path: Path) -> None:
     html = (result.path / "report.html").read_text()
     assert "This run is a stress test" in html
     assert "drawn between its prior&#39;s 90% and 100% quantiles" in html
+
+
+def test_pdf_appendix_flags_user_priors(report_runs) -> None:
+    from forecast.report.build import assumption_lines
+
+    view = data.load_run("base", report_runs.runs_dir)
+    rows = tables.assumption_rows(view)
+    lines = assumption_lines(rows)
+    flagged = [line for line in lines if "[set by user]" in line]
+    assert len(lines) == 3 * len(PARAMETERS)
+    assert len(flagged) == sum(row.set_by == "user" for row in rows)

@@ -11,6 +11,7 @@ from forecast import runs
 from forecast.report import figures, render, tables
 from forecast.report.data import (
     Estimate,
+    Odds,
     RunView,
     funding_need,
     headline_odds,
@@ -46,6 +47,46 @@ def funding_lines(funding: dict[str, Estimate]) -> list[str]:
         "Funding need (downside, P90 of the shortfall below zero cash): "
         + tables.with_error(shortfall.value, shortfall.mcse, "$"),
     ]
+
+
+def intro_lines(view: RunView, sustained: list[Odds], payback: list[Odds]) -> list[str]:
+    """Return the PDF's first page: scenario, run, stresses and the headline odds."""
+    lines = [
+        f"Scenario {view.scenario.name}: {view.scenario.description}",
+        f"Run {view.run_id}: {view.manifest['draws']} paths, seed {view.manifest['seed']}",
+    ]
+    for name, text in tables.stress_rows(view):
+        lines.append(f"Stress test: {name} {text}")
+    lines += [
+        "",
+        *(item.sentence() for item in sustained),
+        "Break-even: operating profit >= 0 from that month to the horizon end.",
+        *(item.sentence("payback") for item in payback),
+        "Payback: cumulative operating cash flow back at or above zero.",
+        "+/- gives the Monte Carlo standard error.",
+    ]
+    return lines
+
+
+def economics_lines(economics: dict[str, pd.DataFrame]) -> list[str]:
+    """Return the unit-economics tables as PDF text lines, each under its caption."""
+    lines: list[str] = []
+    for caption, frame in economics.items():
+        lines += [caption, *render.frame_lines(frame), ""]
+    return lines
+
+
+def assumption_lines(assumptions: list[tables.AssumptionRow]) -> list[str]:
+    """Return the assumptions appendix as PDF text lines, three per prior."""
+    lines = []
+    for row in assumptions:
+        flag = " [set by user]" if row.set_by == "user" else ""
+        lines += [
+            f"{row.name}{flag}: {row.description} ({row.unit}), {row.file}",
+            f"    {row.distribution}; 90% interval {row.interval}",
+            f"    source: {row.source}",
+        ]
+    return lines
 
 
 def _quantile_frame(rows: list[tables.QuantileRow], period: str) -> pd.DataFrame:
@@ -112,15 +153,9 @@ def write_report_files(view: RunView, folder: Path) -> list[str]:
     scenario = view.scenario.name
 
     with render.pdf_document(folder / "report.pdf") as pdf:
-        intro = [
-            f"Scenario {scenario}: {view.scenario.description}",
-            f"Run {view.run_id}: {view.manifest['draws']} paths, seed {view.manifest['seed']}",
-            "",
-            *(item.sentence() for item in sustained),
-            "(break-even: operating profit >= 0 from that month to the horizon end)",
-            *(item.sentence("payback") for item in payback),
-        ]
-        render.add_text_pages(pdf, f"Forecast report: {scenario}", intro)
+        render.add_text_pages(
+            pdf, f"Forecast report: {scenario}", intro_lines(view, sustained, payback)
+        )
 
         def chart(fig, name: str, title: str, caption: str) -> render.Chart:
             pdf.savefig(fig)
@@ -182,19 +217,10 @@ def write_report_files(view: RunView, folder: Path) -> list[str]:
                 *render.frame_lines(annual_frame),
             ],
         )
-        economics_lines: list[str] = []
-        for caption, frame in economics.items():
-            economics_lines += [caption, *render.frame_lines(frame), ""]
-        render.add_text_pages(pdf, "Unit economics (P10-P90 over prior draws)", economics_lines)
-        assumption_lines = []
-        for row in assumptions:
-            flag = " [set by user]" if row.set_by == "user" else ""
-            assumption_lines += [
-                f"{row.name}{flag}: {row.description} ({row.unit}), {row.file}",
-                f"    {row.distribution}; 90% interval {row.interval}",
-                f"    source: {row.source}",
-            ]
-        render.add_text_pages(pdf, "Appendix: assumptions", assumption_lines)
+        render.add_text_pages(
+            pdf, "Unit economics (P10-P90 over prior draws)", economics_lines(economics)
+        )
+        render.add_text_pages(pdf, "Appendix: assumptions", assumption_lines(assumptions))
 
     html = render.render_html(
         "run.html.j2",
