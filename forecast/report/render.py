@@ -99,6 +99,8 @@ def frame_lines(frame: pd.DataFrame) -> list[str]:
 
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """Write one sheet per table with openpyxl, column headers in the first row."""
+    # NOTE: openpyxl stamps the save time into the workbook's properties, so two
+    # regenerations differ in bytes although every cell value is the same.
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
