@@ -50,7 +50,7 @@ def compare(
             run, runs_dir=runs_dir, reports_dir=reports_dir, overwrite=overwrite
         )
         if result.common_random_numbers:
-            stdout.print("The runs share seed and paths: common random numbers, paired errors.")
+            stdout.print("The runs share seed and paths, so they use common random numbers.")
         else:
             stdout.print(
                 "The runs differ in seed, paths or horizon: no common random numbers, so "
