@@ -10,7 +10,10 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("forecast.cli_sensitivity",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "forecast.cli_report",
+    "forecast.cli_sensitivity",
+)
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -34,3 +34,24 @@ def small_run(tmp_path_factory: pytest.TempPathFactory):
     return run_scenario(
         "base", draws=3000, seed=11, priors_dir=PRIORS, runs_dir=runs_dir, command=["test"]
     )
+
+
+@pytest.fixture(scope="session")
+def report_runs(small_run, tmp_path_factory: pytest.TempPathFactory):
+    """A runs folder with copies of ``small_run`` and three more runs, for report tests.
+
+    Holds ``base`` and ``base-copy`` (the session run), ``optimistic`` (3,000 paths,
+    seed 11, so it shares random numbers with base) and ``base-seed12`` (2,000
+    paths, seed 12, no draws kept).
+    """
+    from report_helpers import make_runs_folder
+
+    return make_runs_folder(small_run, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory):
+    """A 500-path run whose scenario name, description and one prior source contain HTML."""
+    from report_helpers import make_hostile_run
+
+    return make_hostile_run(tmp_path_factory)
