@@ -179,7 +179,7 @@ class Precision:
 
     def meets(self, target: float) -> bool:
         """Return whether both errors are at or below ``target``."""
-        return self.breakeven <= target and self.quantile <= target
+        return bool(self.breakeven <= target and self.quantile <= target)
 
 
 def breakeven_mcse(first: np.ndarray, months: int) -> float:
@@ -199,7 +199,7 @@ def relative_quantile_mcse(values: np.ndarray) -> float:
     spread = high - low
     if spread <= 0:
         return 0.0
-    return max(quantile_mcse(values, q) for q in PRECISION_QUANTILES) / spread
+    return float(max(quantile_mcse(values, q) for q in PRECISION_QUANTILES) / spread)
 
 
 def measure_precision(stored: StoredDraws, year_end_columns: list[int]) -> Precision:
