@@ -288,19 +288,39 @@ def test_stored_draws_mapping_rejects_unknown(tmp_path):
         stored.metrics["revenue"]
 
 
-def test_cli_import_skips_heavy_packages():
-    code = (
-        "import sys, forecast.cli\n"
-        "heavy = [m for m in ('pymc', 'pytensor', 'matplotlib', 'arviz', 'scipy') "
-        "if m in sys.modules]\n"
-        "print(','.join(heavy))"
+def heavy_modules_after(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; return the heavy packages it imported."""
+    report = (
+        "\nimport sys\n"
+        "heavy = ('numpy', 'scipy', 'pandas', 'pymc', 'pytensor', 'arviz', 'matplotlib')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code + report],
         capture_output=True,
         text=True,
         check=True,
         cwd=REPO,
         env={"PYTHONPATH": str(REPO)},
     )
-    assert result.stdout.strip() == ""
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+
+def test_cli_help_imports_no_heavy_package():
+    code = (
+        "from typer.testing import CliRunner\n"
+        "from forecast.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0"
+    )
+    assert heavy_modules_after(code) == ""
+
+
+def test_cli_scenarios_imports_no_heavy_package():
+    code = (
+        "from typer.testing import CliRunner\n"
+        "from forecast.cli import app\n"
+        "result = CliRunner().invoke(app, ['scenarios'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'conservative' in result.output"
+    )
+    assert heavy_modules_after(code) == ""
