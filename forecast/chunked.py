@@ -4,7 +4,8 @@ A run of any size keeps only one block of :data:`~forecast.simulate.PATHS_PER_BL
 paths in float64 at a time. Each block's monthly metrics are appended to one
 float32 file per metric, and each path's break-even months (computed from the
 float64 profit, so a cumulative sum near zero is not rounded) to an int16 file.
-Summaries then load one metric at a time.
+Means and standard deviations merge block by block in float64, and quantiles
+load one metric at a time from its file.
 
 Why float32: exact quantiles need every draw. Float32 keeps about seven
 significant digits (relative rounding below 6e-8), far below the Monte Carlo
@@ -56,6 +57,37 @@ def default_keep_draws(draws: int) -> bool:
     return draws <= KEEP_DRAWS_MAX_PATHS
 
 
+class RunningMoments:
+    """Mean and sum of squared deviations per column, merged block by block in float64.
+
+    Blocks merge with the pairwise update of Chan, Golub and LeVeque (1979),
+    always in block order, so chunking does not change a single bit. The
+    moments come from the float64 draws, not from the float32 files.
+    """
+
+    def __init__(self, columns: int) -> None:
+        self.count = 0
+        self.mean = np.zeros(columns)
+        self.squares = np.zeros(columns)
+
+    def add(self, block: np.ndarray) -> None:
+        """Merge the rows of a ``(paths, columns)`` block."""
+        count = len(block)
+        mean = block.mean(axis=0)
+        squares = ((block - mean) ** 2).sum(axis=0)
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        self.squares = self.squares + squares + delta**2 * (self.count * count / total)
+        self.count = total
+
+    def mean_sd(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the mean and the sample standard deviation (NaN below two rows)."""
+        if self.count < 2:
+            return self.mean, np.full_like(self.mean, np.nan)
+        return self.mean, np.sqrt(self.squares / (self.count - 1))
+
+
 class DrawStore:
     """Append-only per-metric files of sampled paths in one folder.
 
@@ -70,6 +102,7 @@ class DrawStore:
         self.months = months
         self.keep_inputs = keep_inputs
         self.paths = 0
+        self._moments = {name: RunningMoments(months) for name in METRICS}
 
     def _file(self, kind: str, name: str) -> Path:
         return self.folder / f"{kind}.{name}.bin"
@@ -82,12 +115,17 @@ class DrawStore:
         """Append one block of paths: float64 inputs and metrics, as sampled."""
         for name in METRICS:
             self._append("metric", name, np.ascontiguousarray(metrics[name], dtype=METRIC_DTYPE))
+            self._moments[name].add(metrics[name])
         for kind, first in breakeven_months(metrics["operating_profit"]).items():
             self._append("breakeven", kind, first.astype(MONTH_DTYPE))
         if self.keep_inputs:
             for name in PARAMETERS:
                 self._append("input", name, np.asarray(inputs[name], dtype=INPUT_DTYPE))
         self.paths += len(metrics["operating_profit"])
+
+    def moments(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return one metric's mean and sample standard deviation per month (float64)."""
+        return self._moments[name].mean_sd()
 
     def metric(self, name: str) -> np.ndarray:
         """Load one metric, float32 ``(paths, months)``."""
@@ -148,6 +186,10 @@ class StoredDraws:
     @property
     def inputs(self) -> LazyArrays:
         return LazyArrays(tuple(PARAMETERS), self.store.input)
+
+    def moments(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Mean and standard deviation per month of each metric, from the float64 draws."""
+        return {name: self.store.moments(name) for name in METRICS}
 
     def breakeven(self) -> dict[str, np.ndarray]:
         """Break-even month index per path, for each definition."""

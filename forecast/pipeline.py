@@ -241,7 +241,7 @@ def summarize_run(stored: chunked.StoredDraws) -> dict[str, pd.DataFrame]:
     """Compute the run's tables, keyed by CSV file name, loading one metric at a time."""
     first_months = stored.breakeven()
     return {
-        "summary": summarize.summary_table(stored.metrics, stored.months),
+        "summary": summarize.summary_table(stored.metrics, stored.months, stored.moments()),
         "breakeven": summarize.breakeven_table_from_months(first_months, stored.months),
         "breakeven_month": summarize.breakeven_distribution_from_months(
             first_months, stored.months
@@ -254,7 +254,8 @@ def summarize_run(stored: chunked.StoredDraws) -> dict[str, pd.DataFrame]:
 def storage_record(keep_draws: bool) -> dict[str, object]:
     """Describe the precision of the stored draws and of the draws behind the summaries."""
     return {
-        "summaries_from": "float32 metrics of every path (exact quantiles of those values)",
+        "quantiles_from": "float32 metrics of every path (exact quantiles of those values)",
+        "means_from": "float64 metrics, merged block by block",
         "breakeven_from": "float64 operating profit of every path",
         "draws_file": runs.DRAWS_FILE if keep_draws else None,
         "metrics_dtype": "float32",

@@ -28,27 +28,49 @@ SUMMARY_COLUMNS = ("metric", "month", "mean", "sd", *QUANTILE_COLUMNS)
 BREAKEVEN_KINDS = ("sustained", "payback")
 
 
-def describe(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
+def describe(
+    values: np.ndarray,
+    axis: int = 0,
+    moments: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """Return mean, sd and the :data:`QUANTILES` of ``values`` along ``axis``.
+
+    ``moments`` is an already computed ``(mean, sd)``, for example merged block
+    by block from float64 draws when ``values`` were stored as float32.
 
     Quantiles use numpy's default linear interpolation between order statistics.
     Means and standard deviations accumulate in float64 whatever the input type,
     and float32 input (stored draws) gives float64 quantiles of its exact values.
     """
-    quantiles = np.quantile(values, QUANTILES, axis=axis).astype(np.float64)
-    out = {
-        "mean": values.mean(axis=axis, dtype=np.float64),
-        "sd": values.std(axis=axis, ddof=1, dtype=np.float64),
-    }
+    if values.ndim == 2 and axis == 0:
+        # Same numbers, about a quarter faster: each month's paths become contiguous.
+        quantiles = np.quantile(np.ascontiguousarray(values.T), QUANTILES, axis=1)
+    else:
+        quantiles = np.quantile(values, QUANTILES, axis=axis)
+    quantiles = quantiles.astype(np.float64)
+    if moments is None:
+        moments = (
+            values.mean(axis=axis, dtype=np.float64),
+            values.std(axis=axis, ddof=1, dtype=np.float64),
+        )
+    out = {"mean": moments[0], "sd": moments[1]}
     out.update(dict(zip(QUANTILE_COLUMNS, quantiles, strict=True)))
     return out
 
 
-def summary_table(metrics: Mapping[str, np.ndarray], months: list[str]) -> pd.DataFrame:
-    """Tidy table, one row per metric and month, with the :data:`SUMMARY_COLUMNS`."""
+def summary_table(
+    metrics: Mapping[str, np.ndarray],
+    months: list[str],
+    moments: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.DataFrame:
+    """Tidy table, one row per metric and month, with the :data:`SUMMARY_COLUMNS`.
+
+    ``moments`` optionally gives each metric's ``(mean, sd)`` per month (see
+    :func:`describe`).
+    """
     frames = []
     for name, values in metrics.items():
-        stats = describe(values, axis=0)
+        stats = describe(values, axis=0, moments=None if moments is None else moments[name])
         frame = pd.DataFrame({"metric": name, "month": months, **stats})
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[list(SUMMARY_COLUMNS)]
