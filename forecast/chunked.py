@@ -53,14 +53,14 @@ PRECISION_QUANTILES = (0.10, 0.50, 0.90)
 
 
 def default_keep_draws(draws: int) -> bool:
-    """Return whether a run of ``draws`` paths stores its draws when not told."""
+    """Return whether a run of ``draws`` paths stores its draws when ``keep_draws`` is not given."""
     return draws <= KEEP_DRAWS_MAX_PATHS
 
 
 class RunningMoments:
     """Mean and sum of squared deviations per column, merged block by block in float64.
 
-    Blocks merge with the pairwise update of Chan, Golub and LeVeque (1979),
+    Blocks merge with the pairwise update of means and sums of squares,
     always in block order, so chunking does not change a single bit. The
     moments come from the float64 draws, not from the float32 files.
     """
@@ -294,7 +294,7 @@ def sample_into(
     :data:`PATHS_PER_BLOCK`), so the paths are those of one longer run.
     """
     if store.paths % PATHS_PER_BLOCK:
-        raise ValueError(f"store holds {store.paths} paths, not whole blocks")
+        raise ValueError(f"invalid store: {store.paths} paths are not whole blocks")
     first_block = store.paths // PATHS_PER_BLOCK
     for inputs, metrics in iter_blocks(
         scenario, paths, seed, stresses=stresses, first_block=first_block
@@ -306,7 +306,7 @@ def sample_into(
 
 @dataclass(frozen=True)
 class StoppingRecord:
-    """How a run that sampled toward a Monte Carlo error target ended."""
+    """Outcome of a run that sampled toward a Monte Carlo error target."""
 
     target: float
     paths: int
