@@ -243,8 +243,8 @@ def summarize_run(stored: chunked.StoredDraws) -> dict[str, pd.DataFrame]:
     """Compute the run's tables, keyed by CSV file name, loading one metric at a time.
 
     NOTE: exact quantiles of every metric and month take most of a large run's
-    time: 1,000,000 paths took 2.1 times the numpy arithmetic alone on 2 shared
-    cores (benchmarks/README.md).
+    time: 1,000,000 paths took 2.1 to 2.8 times the numpy arithmetic alone on 2
+    shared cores (benchmarks/README.md).
     """
     first_months = stored.breakeven()
     return {

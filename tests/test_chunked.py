@@ -350,3 +350,33 @@ def test_cli_scenarios_imports_no_heavy_package():
         "assert 'conservative' in result.output"
     )
     assert heavy_modules_after(code) == ""
+
+
+def test_cli_run_target_out_of_range(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["run", "--target-mcse", "0.9", "--seed", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "--target-mcse" in result.output
+    assert not out.exists()
+
+
+def test_cli_run_target_records_paths(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    out = tmp_path / "run"
+    arguments = ["run", "--draws", "4096", "--target-mcse", "0.06", "--max-draws", "16384"]
+    arguments += ["--seed", "1", "--no-charts", "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert result.exit_code == 0, result.output
+    assert "target 0.06 met" in result.output
+    assert manifest["precision"]["paths"] == manifest["draws"]
+    assert manifest["keep_draws"] is True
