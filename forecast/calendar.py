@@ -140,19 +140,28 @@ def period_values(
         For each period, one ``(paths,)`` array per figure.
     """
     labels_array = np.asarray(labels)
-    out = {}
-    for label in dict.fromkeys(labels):
-        columns = np.flatnonzero(labels_array == label)
-        values = {
-            total: metrics[name][:, columns].sum(axis=1) for name, total in FLOW_TOTALS.items()
-        }
+    periods = {label: np.flatnonzero(labels_array == label) for label in dict.fromkeys(labels)}
+    out: dict[str, dict[str, np.ndarray]] = {label: {} for label in periods}
+    # Each metric is read once (it may be loaded from disk) and only the per-period
+    # results are kept: copies, not views that would keep the whole metric alive.
+    for name, total in FLOW_TOTALS.items():
+        monthly = metrics[name]
+        for label, columns in periods.items():
+            out[label][total] = monthly[:, columns].sum(axis=1)
+    for name, level in PERIOD_END_LEVELS.items():
+        monthly = metrics[name]
+        for label, columns in periods.items():
+            out[label][level] = monthly[:, columns[-1]].copy()
+    for label, values in out.items():
         revenue = values["revenue"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            values["operating_margin"] = values["operating_profit"] / revenue
-            values["gross_margin"] = (revenue - values["infra_cost"]) / revenue
-        for name, level in PERIOD_END_LEVELS.items():
-            values[level] = metrics[name][:, columns[-1]]
-        out[label] = values
+            margins = {
+                "operating_margin": values["operating_profit"] / revenue,
+                "gross_margin": (revenue - values["infra_cost"]) / revenue,
+            }
+        totals = {total: values[total] for total in FLOW_TOTALS.values()}
+        levels = {level: values[level] for level in PERIOD_END_LEVELS.values()}
+        out[label] = {**totals, **margins, **levels}
     return out
 
 

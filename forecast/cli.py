@@ -50,8 +50,25 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it already exists.")] = False,
     charts: Annotated[bool, typer.Option(help="Draw the PNG/SVG charts.")] = True,
     keep_draws: Annotated[
-        bool, typer.Option(help="Store every path's draws as netCDF (draws.nc).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--keep-draws/--no-keep-draws",
+            help="Store every path's draws as netCDF (draws.nc)."
+            " Default: stored for runs of up to 100,000 paths.",
+            show_default=False,
+        ),
+    ] = None,
+    target_mcse: Annotated[
+        float | None,
+        typer.Option(
+            help="Add paths until the Monte Carlo SE of every break-even probability, and of"
+            " each year-end P10/P50/P90 over its P10-P90 spread, is at most this"
+            " (for example 0.005). --draws is then the first step.",
+        ),
+    ] = None,
+    max_draws: Annotated[
+        int, typer.Option(help="Most paths a --target-mcse run may use.")
+    ] = 1_000_000,
     fiscal_year_start: Annotated[
         str,
         typer.Option(
@@ -72,7 +89,8 @@ def run(
         if seed is None:
             seed = draw_seed()
             stderr.print(f"seed: {seed} (pass --seed {seed} to repeat this run)")
-        with progress_bar(draws, f"Sampling {scenario}") as advance:
+        total = max_draws if target_mcse is not None else draws
+        with progress_bar(total, f"Sampling {scenario}") as advance:
             result = run_scenario(
                 scenario,
                 draws=draws,
@@ -82,6 +100,8 @@ def run(
                 overwrite=overwrite,
                 with_charts=charts,
                 keep_draws=keep_draws,
+                target_mcse=target_mcse,
+                max_draws=max_draws,
                 command=["forecast", *sys.argv[1:]],
                 progress=advance,
                 fiscal_year_start=first_fiscal_month,

@@ -126,7 +126,15 @@ def show_run(result: RunResult) -> None:
             f"{row['p_payback']:.1%} +/- {row['mcse_payback']:.1%}",
         )
     stdout.print(odds)
-    stdout.print(f"paths: {result.draws.paths}, seed: {result.draws.seed}")
+    stdout.print(f"paths: {result.paths}, seed: {result.seed}")
+    stopping = result.stopping
+    if stopping is not None:
+        outcome = "met" if stopping.reached else "NOT met (raise --max-draws)"
+        stdout.print(
+            f"Monte Carlo error target {stopping.target:g} {outcome}: largest SE of a break-even"
+            f" probability {stopping.precision.breakeven:.4f}, of a year-end quantile"
+            f" {stopping.precision.quantile:.4f} of its P10-P90 spread"
+        )
     stdout.print(f"run folder: {result.path}", markup=False, highlight=False, soft_wrap=True)
 
 

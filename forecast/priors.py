@@ -36,12 +36,16 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from forecast.errors import InputError, did_you_mean
 from forecast.parameters import PARAMETERS, Kind
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported inside the functions that use it, so `forecast scenarios`,
+# which only reads TOML, starts without it.
 
 Z95 = 1.6448536269514722  # standard normal 95th percentile
 PRIOR_KEYS = {"dist", "interval", "range", "value", "unit", "description", "source", "set_by"}
@@ -94,6 +98,8 @@ class Prior:
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Map uniform draws in (0, 1) to values of this prior (inverse CDF)."""
+        import numpy as np
+
         if self.is_fixed:
             return np.full(np.shape(u), self.params[0])
         return self._scipy.ppf(u)
@@ -106,6 +112,8 @@ class Prior:
 
     def quantile(self, q: float) -> float:
         """Return the prior's ``q`` quantile (a fixed prior returns its value)."""
+        import numpy as np
+
         return float(self.ppf(np.asarray(q)))
 
     def describe(self) -> str:
@@ -569,6 +577,7 @@ def beta_from_interval(low: float, high: float) -> tuple[float, float]:
     Solved on the log-parameters with :func:`scipy.optimize.least_squares`, started
     from a logit-normal approximation, so the result is deterministic.
     """
+    import numpy as np
     from scipy import optimize, special, stats
 
     logit_low, logit_high = special.logit(low), special.logit(high)

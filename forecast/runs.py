@@ -166,7 +166,10 @@ def write_draws(path: Path, draws: Draws) -> None:
     """
     import arviz as az
 
-    data = {name: values[None, ...].astype(np.float32) for name, values in draws.metrics.items()}
+    data = {
+        name: values[None, ...].astype(np.float32, copy=False)
+        for name, values in draws.metrics.items()
+    }
     data.update({f"prior_{name}": values[None, :] for name, values in draws.inputs.items()})
     tree = az.from_dict(
         {"prior": data},

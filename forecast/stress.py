@@ -262,7 +262,8 @@ def run_stress(
             "seed": seed,
             "priors_dir": priors_dir,
             "with_charts": with_charts,
-            "keep_draws": False,
+            # The shift's paired errors need every path of both runs.
+            "keep_draws": True,
             "command": command,
         }
         unstressed = run_scenario(scenario_name, out=folder / "unstressed", **common)

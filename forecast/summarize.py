@@ -28,26 +28,58 @@ SUMMARY_COLUMNS = ("metric", "month", "mean", "sd", *QUANTILE_COLUMNS)
 BREAKEVEN_KINDS = ("sustained", "payback")
 
 
-def describe(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
+def describe(
+    values: np.ndarray,
+    axis: int = 0,
+    moments: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """Return mean, sd and the :data:`QUANTILES` of ``values`` along ``axis``.
 
+    ``moments`` is an already computed ``(mean, sd)``, for example merged block
+    by block from float64 draws when ``values`` were stored as float32.
+
     Quantiles use numpy's default linear interpolation between order statistics.
+    Means and standard deviations accumulate in float64 whatever the input type,
+    and float32 input (stored draws) gives float64 quantiles of its exact values.
     """
-    quantiles = np.quantile(values, QUANTILES, axis=axis)
-    ddof = 1 if values.shape[axis] > 1 else 0  # one path has no spread, not an undefined one
-    out = {"mean": values.mean(axis=axis), "sd": values.std(axis=axis, ddof=ddof)}
+    if values.ndim == 2 and axis == 0:
+        # Same numbers, faster: each month's paths are made contiguous and sorted
+        # first (numpy's vectorised sort), and selecting quantiles from sorted rows is
+        # quick. For 36 float32 rows of 1,000,000 paths: 0.52 s against 0.85 s.
+        columns = np.ascontiguousarray(values.T)
+        columns.sort(axis=1)
+        quantiles = np.quantile(columns, QUANTILES, axis=1)
+    else:
+        quantiles = np.quantile(values, QUANTILES, axis=axis)
+    quantiles = quantiles.astype(np.float64)
+    if moments is None:
+        ddof = 1 if values.shape[axis] > 1 else 0  # one path has no spread, not an undefined one
+        moments = (
+            values.mean(axis=axis, dtype=np.float64),
+            values.std(axis=axis, ddof=ddof, dtype=np.float64),
+        )
+    out = {"mean": moments[0], "sd": moments[1]}
     out.update(dict(zip(QUANTILE_COLUMNS, quantiles, strict=True)))
     return out
 
 
-def summary_table(metrics: Mapping[str, np.ndarray], months: list[str]) -> pd.DataFrame:
-    """Tidy table, one row per metric and month, with the :data:`SUMMARY_COLUMNS`."""
+def summary_table(
+    metrics: Mapping[str, np.ndarray],
+    months: list[str],
+    moments: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.DataFrame:
+    """Tidy table, one row per metric and month, with the :data:`SUMMARY_COLUMNS`.
+
+    ``moments`` optionally gives each metric's ``(mean, sd)`` per month (see
+    :func:`describe`).
+    """
     frames = []
     for name, values in metrics.items():
         # Months where a metric is undefined on every path (net revenue retention
         # before a year-old cohort exists) get no row rather than a row of NaN.
         defined = ~np.isnan(values).all(axis=0)
-        stats = describe(values[:, defined], axis=0)
+        given = None if moments is None else tuple(m[defined] for m in moments[name])
+        stats = describe(values[:, defined], axis=0, moments=given)
         frame = pd.DataFrame({"metric": name, "month": np.asarray(months)[defined], **stats})
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[list(SUMMARY_COLUMNS)]
@@ -85,9 +117,16 @@ def probability_by_month(first: np.ndarray, months: int) -> tuple[np.ndarray, np
 
 def breakeven_table(operating_profit: np.ndarray, months: list[str]) -> pd.DataFrame:
     """Per month: P(break-even by then) and its Monte Carlo SE, for both definitions."""
+    return breakeven_table_from_months(breakeven_months(operating_profit), months)
+
+
+def breakeven_table_from_months(
+    first_months: Mapping[str, np.ndarray], months: list[str]
+) -> pd.DataFrame:
+    """:func:`breakeven_table` from each path's break-even month index per definition."""
     table = {"month": months}
-    for kind, first in breakeven_months(operating_profit).items():
-        share, error = probability_by_month(first, len(months))
+    for kind in BREAKEVEN_KINDS:
+        share, error = probability_by_month(first_months[kind], len(months))
         table[f"p_{kind}"] = share
         table[f"mcse_{kind}"] = error
     return pd.DataFrame(table)
@@ -95,8 +134,16 @@ def breakeven_table(operating_profit: np.ndarray, months: list[str]) -> pd.DataF
 
 def breakeven_month_distribution(operating_profit: np.ndarray, months: list[str]) -> pd.DataFrame:
     """Share of paths whose break-even month is each month, plus a final "never" row."""
+    return breakeven_distribution_from_months(breakeven_months(operating_profit), months)
+
+
+def breakeven_distribution_from_months(
+    first_months: Mapping[str, np.ndarray], months: list[str]
+) -> pd.DataFrame:
+    """:func:`breakeven_month_distribution` from each path's break-even month index."""
     table = {"month": [*months, "never"]}
-    for kind, first in breakeven_months(operating_profit).items():
+    for kind in BREAKEVEN_KINDS:
+        first = first_months[kind]
         table[f"share_{kind}"] = np.bincount(first, minlength=len(months) + 1) / len(first)
     return pd.DataFrame(table)
 
@@ -112,21 +159,28 @@ def annual_table(metrics: Mapping[str, np.ndarray], months: list[str]) -> pd.Dat
     horizon that starts mid-year has a partial first year.
     """
     years = np.array([month[:4] for month in months])
+    masks = {year: years == year for year in dict.fromkeys(years)}
+    # Each metric is read once for all years: ``metrics`` may load it from disk.
+    totals: dict[str, dict[str, np.ndarray]] = {year: {} for year in masks}
+    for name in ANNUAL_TOTALS:
+        values = metrics[name]
+        for year, in_year in masks.items():
+            total = values[:, in_year].sum(axis=1, dtype=np.float64)
+            totals[year][ANNUAL_NAMES.get(name, name)] = total
+    year_end: dict[str, dict[str, np.ndarray]] = {year: {} for year in masks}
+    for name in ("hosted_users", "mrr", "cash"):
+        values = metrics[name]
+        for year, in_year in masks.items():
+            level = values[:, np.flatnonzero(in_year)[-1]].astype(np.float64)
+            year_end[year][f"{name}_year_end"] = level
     rows = []
-    for year in dict.fromkeys(years):
-        in_year = years == year
-        totals = {
-            ANNUAL_NAMES.get(name, name): metrics[name][:, in_year].sum(axis=1)
-            for name in ANNUAL_TOTALS
-        }
-        revenue = totals["revenue"]
+    for year, in_year in masks.items():
+        revenue = totals[year]["revenue"]
         per_path = {
-            **totals,
-            "operating_margin": totals["operating_profit"] / revenue,
-            "gross_margin": (revenue - totals["infra_cost"]) / revenue,
-            "hosted_users_year_end": metrics["hosted_users"][:, in_year][:, -1],
-            "mrr_year_end": metrics["mrr"][:, in_year][:, -1],
-            "cash_year_end": metrics["cash"][:, in_year][:, -1],
+            **totals[year],
+            "operating_margin": totals[year]["operating_profit"] / revenue,
+            "gross_margin": (revenue - totals[year]["infra_cost"]) / revenue,
+            **year_end[year],
             "months_in_year": np.full(len(revenue), float(in_year.sum())),
         }
         for name, values in per_path.items():

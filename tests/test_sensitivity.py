@@ -329,7 +329,8 @@ def test_run_sensitivity_writes_folder(tmp_path, priors_dir):
     manifest = json.loads((path / "manifest.json").read_text())
     priors = len(free_priors(load_scenario("base", priors_dir)))
     assert manifest["sensitivity"]["sobol_model_evaluations"] == 16 * (priors + 2)
-    assert manifest["sensitivity"]["sobol_inputs_correlated"] is False
+    # The base priors declare rank correlations, which Sobol indices do not account for.
+    assert manifest["sensitivity"]["sobol_inputs_correlated"] is True
     assert manifest["seed"] == 3
 
 

@@ -90,11 +90,14 @@ def test_run_stress_shift_is_difference(stress_run):
     assert (table["shift"] == table["stressed"] - table["unstressed"]).all()
 
 
-def test_run_stress_leaves_users_unchanged(stress_run):
-    # paid_share sets who pays, not how many hosted users there are.
-    shift = stress_run.shift
-    users = shift[shift["metric"] == "hosted_users"]
-    assert (users["shift"] == 0).all()
+def test_run_stress_changes_only_stressed_prior(stress_run):
+    # Both runs share their random numbers: every other prior has the same draws.
+    plain = stress_run.unstressed.draws.inputs
+    held = stress_run.stressed.draws.inputs
+    assert not np.array_equal(plain["paid_share"], held["paid_share"])
+    for name in plain:
+        if name != "paid_share":
+            np.testing.assert_array_equal(plain[name], held[name], err_msg=name)
 
 
 def test_run_stress_shift_error_by_hand(stress_run):
