@@ -32,7 +32,7 @@ from forecast.blocks import METRICS
 from forecast.errors import InputError
 from forecast.parameters import PARAMETERS
 from forecast.priors import Scenario
-from forecast.simulate import PATHS_PER_BLOCK, Band, Draws, iter_blocks
+from forecast.simulate import MAX_PATHS, PATHS_PER_BLOCK, Band, Draws, iter_blocks
 from forecast.summarize import BREAKEVEN_KINDS, breakeven_months, quantile_mcse
 
 METRIC_DTYPE = np.float32
@@ -271,6 +271,32 @@ def check_target(target_mcse: float | None, max_draws: int) -> None:
             key="--max-draws",
             value=max_draws,
             fix="Pass for example --max-draws 1000000",
+        )
+    if max_draws > MAX_PATHS:
+        raise InputError(
+            f"maximum number of draws is above the limit of {MAX_PATHS:,}",
+            key="--max-draws",
+            value=max_draws,
+            fix=f"Pass --max-draws {MAX_PATHS} or fewer",
+        )
+
+
+def check_disk_space(folder: Path, paths: int, months: int, keep_draws: bool) -> None:
+    """Reject a run whose temporary per-metric files would not fit on the disk.
+
+    Each path stores every metric as float32 for each month, plus break-even
+    months; a kept ``draws.nc`` needs about as much again (an upper bound, since
+    it is compressed).
+    """
+    needed = paths * months * len(METRICS) * 4 * (2 if keep_draws else 1) * 1.1
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise InputError(
+            f"not enough disk space: about {needed / 1e9:.1f} GB needed, {free / 1e9:.1f} GB free",
+            key="--draws",
+            value=paths,
+            fix="Pass fewer paths, --no-keep-draws, or an --out folder on a larger disk",
         )
 
 

@@ -83,8 +83,15 @@ def run(
     with fail_on_input_error():
         from forecast.calendar import parse_fiscal_year_start
         from forecast.pipeline import draw_seed, run_scenario
+        from forecast.priors import load_scenario
+        from forecast.simulate import check_draws, check_seed
 
         first_fiscal_month = parse_fiscal_year_start(fiscal_year_start)
+        # Bad input fails here, before the seed line and the progress bar appear.
+        load_scenario(scenario, priors)
+        check_draws(draws)
+        if seed is not None:
+            check_seed(seed)
 
         if seed is None:
             seed = draw_seed()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -36,6 +37,18 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _interruption_in(error: BaseException) -> BaseException | None:
+    """Return a Ctrl-C or SIGTERM found in ``error``'s chain of causes, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt | Terminated):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 @contextlib.contextmanager
 def fail_on_input_error() -> Iterator[None]:
     """Turn bad input into one line on stderr and exit 2; Ctrl-C into 130, SIGTERM into 143.
@@ -56,6 +69,17 @@ def fail_on_input_error() -> Iterator[None]:
     except Terminated:
         stderr.print("terminated: nothing was written", markup=False)
         raise typer.Exit(EXIT_TERMINATED) from None
+    except Exception as error:
+        # A signal that arrives inside compiled code (Numba) comes back wrapped, for
+        # example as SystemError; unwrap it so the user still gets one line.
+        cause = _interruption_in(error)
+        if cause is None:
+            raise
+        if isinstance(cause, Terminated):
+            stderr.print("terminated: nothing was written", markup=False)
+            raise typer.Exit(EXIT_TERMINATED) from None
+        stderr.print("cancelled: nothing was written", markup=False)
+        raise typer.Exit(EXIT_CANCELLED) from None
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -142,8 +166,9 @@ def show_economics(tables: dict, output_format: str) -> None:
     """Print each economics table as a rich table or as CSV blocks."""
     for title, frame in tables.items():
         if output_format == "csv":
-            stdout.print(f"# {title}", markup=False, highlight=False)
-            stdout.print(frame.to_csv(index=False), markup=False, highlight=False, end="")
+            # Plain writes: CSV must not be wrapped at the terminal width.
+            sys.stdout.write(f"# {title}\n")
+            sys.stdout.write(frame.to_csv(index=False))
             continue
         table = Table(title=title)
         for column in frame.columns:

@@ -40,7 +40,7 @@ PLAN_SCALING = {
 # Rung name, the plan's scale, a representative user count, the plan's cost, price and margin.
 PLAN_LADDER = (
     ("bootstrap", "<5K", 2_000, (20, 25), (25, 30), (0.10, 0.20)),
-    ("break-even", "5-20K", 10_000, (10, 15), (20, 25), (0.40, 0.50)),
+    ("break-even", "5-50K (plan: 5-20K)", 10_000, (10, 15), (20, 25), (0.40, 0.50)),
     ("mature", "50K+", 100_000, (5, 7), (15, 20), (0.60, 0.70)),
     ("commodity", "500K+", 1_000_000, (2, 4), (10, 15), (0.75, 0.85)),
 )

@@ -14,7 +14,7 @@ from forecast import calendar, charts, chunked, runs, summarize
 from forecast.chunked import StoppingRecord, StoredDraws
 from forecast.copula import latest_pairs
 from forecast.priors import Scenario, load_scenario
-from forecast.simulate import Band, Draws, check_draws
+from forecast.simulate import Band, Draws, check_draws, check_seed
 
 HEADLINE_METRICS = ("hosted_users", "mrr", "cash")
 HEADLINE_QUANTILES = (0.10, 0.50, 0.90)
@@ -143,13 +143,16 @@ def run_scenario(
     scenario = load_scenario(scenario_name, priors_dir)
     check_draws(draws)
     chunked.check_target(target_mcse, max_draws)
-    seed = draw_seed() if seed is None else int(seed)
+    seed = draw_seed() if seed is None else seed
+    check_seed(seed)
     if target_mcse is not None:
         draws = chunked.round_up_to_blocks(draws)
         chunk_paths = chunked.round_up_to_blocks(chunk_paths)
+    largest = max_draws if target_mcse is not None else draws
     if keep_draws is None:
-        largest = max_draws if target_mcse is not None else draws
         keep_draws = chunked.default_keep_draws(largest)
+    months = len(scenario.settings.months)
+    chunked.check_disk_space(Path(out or runs_dir), largest, months, keep_draws)
     destination = (
         Path(out) if out is not None else runs_dir / runs.new_run_name(scenario.name, runs_dir)
     )
@@ -185,6 +188,7 @@ def run_scenario(
         if with_charts:
             charts.write_run_charts(tables["summary"], tables["breakeven"], folder / "charts")
         copies = runs.copy_priors(scenario, folder)
+        written = [f"{name}.csv" for name in tables] + [runs.DRAWS_FILE]
         runs.write_json(
             folder / runs.MANIFEST,
             runs.build_manifest(
@@ -195,6 +199,7 @@ def run_scenario(
                 storage=storage_record(keep_draws),
                 precision=precision_record(stopping),
                 priors_copies=copies,
+                files=runs.file_hashes(folder, written),
                 fiscal_year_start=fiscal_year_start,
                 correlations={
                     f"{a}:{b}": rho for a, b, rho in latest_pairs(scenario.correlations).values()

@@ -297,6 +297,12 @@ def load_scenario(name: str, priors_dir: Path | None = None) -> Scenario:
 
 def _scenario_chain(name: str, priors_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Follow ``extends`` from ``name`` back to the base, returning the files base first."""
+    if not (priors_dir / "scenarios").is_dir():
+        raise InputError(
+            "scenarios folder not found",
+            file=priors_dir / "scenarios",
+            fix="Pass --priors with a folder that contains base.toml and scenarios/",
+        )
     available = list_scenarios(priors_dir)
     chain: list[tuple[Path, dict[str, Any]]] = []
     seen: list[str] = []
@@ -443,6 +449,16 @@ def _parse_prior(name: str, table: Any, path: Path, inherit: Prior | None = None
             fix='Add description = "..." saying what the quantity is',
         )
     given = [k for k in ("interval", "range", "value") if k in table]
+    if inherit is not None and not given and "dist" not in table:
+        # An override that changes only its wording keeps the inherited distribution.
+        return replace(
+            inherit,
+            unit=table.get("unit", inherit.unit),
+            description=table.get("description", inherit.description),
+            source=source,
+            file=str(path),
+            set_by=table.get("set_by", inherit.set_by),
+        )
     if len(given) != 1:
         raise InputError(
             "give exactly one of interval, range or value",
@@ -500,13 +516,21 @@ def _family_params(
         _check_support(kind, value, value, path, f"{key}.value")
         return (value,)
     low, high = _pair(table[given], path, f"{key}.{given}")
-    if low >= high:
+    if low == high:
         raise InputError(
-            "interval is reversed or empty: the low end must be below the high end",
+            "interval is empty: the low end equals the high end",
             file=path,
             key=f"{key}.{given}",
             value=[low, high],
-            fix=f"Write [{min(low, high):g}, {max(low, high):g}] if the ends were swapped",
+            fix=f"Write value = {low:g} for a fixed prior, or widen the interval",
+        )
+    if low > high:
+        raise InputError(
+            "interval is reversed: the low end must be below the high end",
+            file=path,
+            key=f"{key}.{given}",
+            value=[low, high],
+            fix=f"Write [{high:g}, {low:g}] if the ends were swapped",
         )
     if dist == "lognormal":
         if low <= 0:

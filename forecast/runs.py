@@ -26,7 +26,14 @@ from forecast.simulate import PATHS_PER_BLOCK, Draws
 
 MANIFEST = "manifest.json"
 DRAWS_FILE = "draws.nc"
-RUN_FILES = (MANIFEST, "summary.csv", "breakeven.csv", "breakeven_month.csv", "annual.csv")
+RUN_FILES = (
+    MANIFEST,
+    "summary.csv",
+    "breakeven.csv",
+    "breakeven_month.csv",
+    "annual.csv",
+    "headline.csv",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -123,6 +130,8 @@ def staged_folder(destination: Path, *, overwrite: bool = False) -> Iterator[Pat
             value=str(destination),
             fix="Choose a new folder, or pass --overwrite to replace it",
         )
+    if destination.exists():
+        check_replaceable(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
@@ -145,11 +154,51 @@ def staged_folder(destination: Path, *, overwrite: bool = False) -> Iterator[Pat
         (destination.parent / f".{destination.name}.lock").unlink(missing_ok=True)
 
 
+WRITTEN_MARKERS = (MANIFEST, "report.html", "compare.html")
+"""Files that mark a folder as one this tool wrote, and so may replace."""
+
+
+def check_replaceable(destination: Path) -> None:
+    """Reject replacing anything but an empty folder or one this tool wrote.
+
+    ``--overwrite`` must never delete a folder of user files, the runs folder
+    itself, or the working folder and its parents.
+    """
+    resolved = destination.resolve()
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise InputError(
+            "cannot replace the working folder or a folder that contains it",
+            key="--out",
+            value=str(destination),
+            fix="Give a new subfolder, for example --out runs/my-run",
+        )
+    if not destination.is_dir():
+        raise InputError(
+            "output path exists and is not a folder",
+            key="--out",
+            value=str(destination),
+            fix="Choose a folder path that does not exist yet",
+        )
+    written = any((destination / marker).is_file() for marker in WRITTEN_MARKERS)
+    if not written and any(destination.iterdir()):
+        raise InputError(
+            "output folder is not one this tool wrote, so --overwrite will not delete it",
+            key="--out",
+            value=str(destination),
+            fix="Choose a new folder, or empty this one first",
+        )
+
+
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+
+
+def file_hashes(folder: Path, names: list[str]) -> dict[str, str]:
+    """Return the SHA-256 of each named file in ``folder`` that exists."""
+    return {name: sha256_file(folder / name) for name in names if (folder / name).is_file()}
 
 
 def write_json(path: Path, document: object) -> None:
@@ -178,6 +227,34 @@ def write_draws(path: Path, draws: Draws) -> None:
     )
     encoding = {name: {"zlib": True, "complevel": 4} for name in data}
     tree.to_netcdf(path, engine="h5netcdf", encoding={"/prior": encoding})
+
+
+def open_draws(run: Path):
+    """Open a run's ``draws.nc`` (group ``prior``) after checking it against the manifest.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, does not match its SHA-256, or cannot be read.
+    """
+    import arviz as az
+
+    path = Path(run) / DRAWS_FILE
+    if not path.is_file():
+        raise InputError(
+            "run has no stored draws",
+            file=path,
+            fix="Run the scenario again without --no-keep-draws",
+        )
+    check_run(Path(run), check_draws_file=True)
+    try:
+        return az.from_netcdf(path)["prior"]
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(
+            f"failed to read the run's draws: {error}",
+            file=path,
+            fix="Run the scenario again; the run folder is damaged",
+        ) from None
 
 
 def resolve_run(reference: str | Path, runs_dir: Path) -> Path:
@@ -212,8 +289,11 @@ def resolve_run(reference: str | Path, runs_dir: Path) -> Path:
     return candidate
 
 
-def check_run(run: Path) -> dict[str, object]:
+def check_run(run: Path, *, check_draws_file: bool = False) -> dict[str, object]:
     """Check a run folder before reading it; return its manifest.
+
+    Every file the manifest lists must match its SHA-256; ``draws.nc`` only when
+    ``check_draws_file`` is set, since hashing it costs a second per gigabyte.
 
     Raises
     ------
@@ -235,6 +315,19 @@ def check_run(run: Path) -> dict[str, object]:
             raise InputError(
                 "file is truncated or malformed",
                 file=run / name,
+                fix="Run the scenario again; the run folder is damaged",
+            )
+    hashes = manifest.get("files", {})
+    if not isinstance(hashes, dict):
+        raise InputError("files must be a table of SHA-256 digests", file=run / MANIFEST)
+    for name, digest in hashes.items():
+        path = run / name
+        if path.suffix == ".nc" and not check_draws_file:
+            continue
+        if not path.is_file() or sha256_file(path) != digest:
+            raise InputError(
+                "run file is missing, truncated or edited (SHA-256 differs from the manifest)",
+                file=path,
                 fix="Run the scenario again; the run folder is damaged",
             )
     copies = manifest.get("priors_copies", {})

@@ -580,18 +580,9 @@ def read_run_draws(run: Path) -> tuple[list[str], dict[str, np.ndarray], dict[st
     Metrics are stored as float32 (see :func:`forecast.runs.write_draws`) and are
     returned as float64 arrays of those stored values.
     """
-    import arviz as az
+    from forecast.runs import open_draws
 
-    path = Path(run) / "draws.nc"
-    if not path.is_file():
-        from forecast.errors import InputError
-
-        raise InputError(
-            "run has no stored draws",
-            file=path,
-            fix="Run the scenario again without --no-keep-draws",
-        )
-    prior = az.from_netcdf(path)["prior"]
+    prior = open_draws(Path(run))
     months = [str(month) for month in prior["month"].values]
     inputs, metrics = {}, {}
     for name in prior.data_vars:

@@ -107,14 +107,36 @@ def forward_function(scenario: Scenario, paths: int = PATHS_PER_BLOCK) -> Callab
     return _FORWARD_CACHE[key]
 
 
+MAX_PATHS = 10_000_000
+"""Most paths one run may sample: about 26 GB of temporary per-metric files."""
+
+
 def check_draws(draws: int) -> None:
-    """Reject a path count that is not a positive whole number."""
+    """Reject a path count that is not a positive whole number, or above :data:`MAX_PATHS`."""
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise InputError(
             "number of draws must be a positive whole number",
             key="--draws",
             value=draws,
             fix="Pass for example --draws 10000",
+        )
+    if draws > MAX_PATHS:
+        raise InputError(
+            f"number of draws is above the limit of {MAX_PATHS:,}",
+            key="--draws",
+            value=draws,
+            fix="Pass fewer paths, or --target-mcse to sample only as many as needed",
+        )
+
+
+def check_seed(seed: int) -> None:
+    """Reject a seed that numpy's SeedSequence cannot take (negative or not whole)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(
+            "seed must be a whole number of 0 or more",
+            key="--seed",
+            value=seed,
+            fix="Pass for example --seed 42",
         )
 
 

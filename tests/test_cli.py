@@ -213,3 +213,100 @@ def test_help_lists_commands():
     result = invoke("--help")
     assert result.exit_code == 0
     assert "run" in result.output
+
+
+def test_overwrite_refuses_folder_of_user_files(workdir):
+    target = workdir / "userdata"
+    target.mkdir()
+    (target / "precious.txt").write_text("keep")
+    result = invoke(
+        "run",
+        "--draws",
+        "100",
+        "--seed",
+        "1",
+        "--out",
+        str(target),
+        "--overwrite",
+        "--priors",
+        str(REPO / "priors"),
+        "--no-charts",
+    )
+    assert result.exit_code == 2
+    assert "not one this tool wrote" in result.output
+    assert (target / "precious.txt").read_text() == "keep"
+
+
+def test_overwrite_refuses_working_folder(workdir):
+    result = invoke(
+        "run",
+        "--draws",
+        "100",
+        "--seed",
+        "1",
+        "--out",
+        ".",
+        "--overwrite",
+        "--priors",
+        str(REPO / "priors"),
+        "--no-charts",
+    )
+    assert result.exit_code == 2
+    assert "working folder" in result.output
+    assert [p.name for p in workdir.iterdir()] == []
+
+
+def test_overwrite_replaces_earlier_run(workdir):
+    target = workdir / "again"
+    for seed in ("1", "2"):
+        result = invoke(
+            "run",
+            "--draws",
+            "100",
+            "--seed",
+            seed,
+            "--out",
+            str(target),
+            "--overwrite",
+            "--priors",
+            str(REPO / "priors"),
+            "--no-charts",
+        )
+        assert result.exit_code == 0, result.output
+    assert json.loads((target / "manifest.json").read_text())["seed"] == 2
+
+
+def test_negative_seed_exit_two(workdir):
+    result = invoke("run", "--draws", "100", "--seed", "-1", "--priors", str(REPO / "priors"))
+    assert result.exit_code == 2
+    assert "--seed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_huge_draws_exit_two(workdir):
+    result = invoke("run", "--draws", "10000000000", "--priors", str(REPO / "priors"))
+    assert result.exit_code == 2
+    assert "above the limit" in result.output
+    assert not (workdir / "runs").exists()
+
+
+def test_priors_error_is_first_and_only_line(workdir, tmp_priors):
+    scenario = tmp_priors / "scenarios" / "base.toml"
+    scenario.write_text(scenario.read_text() + '\n[priors.spot_price]\nvalue = nan\nsource = "x"\n')
+    result = invoke("run", "--draws", "100", "--priors", str(tmp_priors))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_economics_csv_parses(tmp_path):
+    import io
+
+    result = invoke("economics", "--format", "csv", "--draws", "1000")
+    assert result.exit_code == 0
+    blocks = [b for b in result.stdout.split("# ") if b.strip()]
+    assert len(blocks) >= 4
+    for block in blocks:
+        title, _, body = block.partition("\n")
+        frame = pd.read_csv(io.StringIO(body))
+        assert len(frame) >= 1, title

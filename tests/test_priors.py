@@ -192,3 +192,25 @@ def test_missing_prior_in_base_named(tmp_priors):
 def test_fixed_prior_ppf_is_constant(priors_dir):
     prior = load_scenario("base", priors_dir).priors["vm_memory_gb"]
     assert np.all(prior.ppf(np.array([0.01, 0.5, 0.99])) == 128.0)
+
+
+def test_equal_interval_ends_suggest_fixed_value(tmp_priors):
+    set_prior(tmp_priors, "spot_price", 'interval = [7.0, 7.0]\nsource = "x"')
+    with pytest.raises(InputError, match="value = 7 for a fixed prior"):
+        load_scenario("base", tmp_priors)
+
+
+def test_override_of_wording_keeps_distribution(tmp_priors, priors_dir):
+    set_prior(tmp_priors, "spot_price", 'source = "Board-approved quote"')
+    prior = load_scenario("base", tmp_priors).priors["spot_price"]
+    original = load_scenario("base", priors_dir).priors["spot_price"]
+    assert prior.params == original.params
+    assert prior.source == "Board-approved quote"
+
+
+def test_missing_scenarios_folder_named(tmp_priors):
+    import shutil
+
+    shutil.rmtree(tmp_priors / "scenarios")
+    with pytest.raises(InputError, match="scenarios folder not found"):
+        load_scenario("base", tmp_priors)

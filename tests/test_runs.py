@@ -96,3 +96,33 @@ def test_run_name_lock_reserves_name(tmp_path):
     second = new_run_name("base", tmp_path)
     assert first != second
     assert (tmp_path / f".{first}.lock").exists()
+
+
+def test_truncated_headline_named(run_copy):
+    _, target = run_copy
+    data = (target / "headline.csv").read_text()
+    (target / "headline.csv").write_text("\n".join(data.splitlines()[:2]) + "\n")
+    with pytest.raises(InputError, match=r"headline\.csv"):
+        check_run(target)
+
+
+def test_edited_number_in_csv_detected(run_copy):
+    _, target = run_copy
+    table = target / "breakeven.csv"
+    lines = table.read_text().splitlines()
+    cells = lines[5].split(",")
+    cells[1] = "abc"
+    lines[5] = ",".join(cells)
+    table.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="SHA-256 differs"):
+        check_run(target)
+
+
+def test_truncated_draws_file_named(run_copy):
+    from forecast.runs import open_draws
+
+    _, target = run_copy
+    draws = target / "draws.nc"
+    draws.write_bytes(draws.read_bytes()[:5000])
+    with pytest.raises(InputError, match=r"draws\.nc"):
+        open_draws(target)

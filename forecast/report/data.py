@@ -58,10 +58,8 @@ class RunView:
         if not self.has_draws:
             return None
         if self._draws is None:
-            import arviz as az
-
             # Opened once per run; each metric is then read from the file on first use.
-            self._draws = az.from_netcdf(self.path / runs.DRAWS_FILE)["prior"]
+            self._draws = runs.open_draws(self.path)
         if metric not in self._paths:
             if metric not in self._draws.data_vars:
                 raise InputError(
