@@ -1,0 +1,130 @@
+"""Market calibration: data reading, the curve-to-market mapping, recovery and SBC."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forecast.calibrate import (
+    DEFAULT_DATA,
+    Announcements,
+    adoption_model,
+    agent_market_draws,
+    agent_users_at,
+    month_middle,
+    read_announcements,
+    round_down_to_leading_unit,
+    sample_model,
+)
+from forecast.errors import InputError
+
+TRUTH = {"level": 650.0, "headroom": 1.2, "rate": 0.12, "noise": 0.04}
+FIT_MONTHS = np.linspace(-20.0, 8.0, 10)
+
+
+def synthetic(months: np.ndarray, truth: dict[str, float], rng) -> Announcements:
+    """Announcements simulated by the adoption model itself: curve, error, rounding down."""
+    curve = (
+        truth["level"]
+        * (1 + truth["headroom"])
+        / (1 + truth["headroom"] * np.exp(-truth["rate"] * months))
+    )
+    exact = curve * np.exp(rng.normal(0.0, truth["noise"], len(months)))
+    users = round_down_to_leading_unit(exact)
+    return Announcements(
+        path=Path("synthetic.csv"),
+        sha256="",
+        dates=tuple(str(m) for m in months),
+        months=months,
+        users=users,
+        rounding=10.0 ** np.floor(np.log10(users)),
+    )
+
+
+def test_read_announcements_shipped_copy():
+    data = read_announcements(DEFAULT_DATA)
+    assert len(data.users) == 8
+    assert data.users[0] == 100.0
+    assert data.users[-1] == 900.0
+    assert np.all(data.rounding == 100.0)
+    assert data.sha256 == hashlib.sha256(DEFAULT_DATA.read_bytes()).hexdigest()
+
+
+def test_read_announcements_month_offsets():
+    data = read_announcements(DEFAULT_DATA)
+    # 2023-11-06 is 587 days before 2025-06-15: 587 / 30.4375 months.
+    assert data.months[0] == pytest.approx(-587 / 30.4375)
+
+
+def test_read_announcements_rejects_negative_figure(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text("date,weekly_active_users_millions,source\n2024-01-01,-5,x\n")
+    with pytest.raises(InputError, match=r"row 2, column weekly_active_users_millions"):
+        read_announcements(path)
+
+
+def test_read_announcements_rejects_missing_source(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text("date,weekly_active_users_millions,source\n2024-01-01,5,\n")
+    with pytest.raises(InputError, match=r"row 2, column source: announcement has no source"):
+        read_announcements(path)
+
+
+def test_round_down_leading_unit_values():
+    rounded = round_down_to_leading_unit(np.array([149.0, 999.9, 1234.0, 87.0]))
+    assert rounded.tolist() == [100.0, 900.0, 1000.0, 80.0]
+
+
+def test_agent_market_draws_hand_values():
+    # Curve 700M at mid-June 2025 with headroom 1 (ceiling 1.4B) and rate 0.1;
+    # agent users trail it by 12 months and are 7M in June 2025.
+    posterior = {"level": np.array([700.0]), "headroom": np.array([1.0]), "rate": np.array([0.1])}
+    lag = np.array([12.0])
+    market = agent_market_draws(posterior, np.array([7e6]), lag, "2025-06")
+    chatbot_year_before = 1400e6 / (1 + math.exp(1.2))
+    assert month_middle("2025-06") == 0.0
+    assert market["scale"][0] == pytest.approx(7e6 / chatbot_year_before)
+    assert market["market_ceiling"][0] == pytest.approx(1400e6 * 7e6 / chatbot_year_before)
+    assert market["market_growth_rate"][0] == 0.1
+
+
+def test_agent_users_at_matches_model_logistic():
+    # The calibrated market must be the model's own logistic through the reference level.
+    from forecast.blocks import agent_users
+
+    posterior = {"level": np.array([640.0]), "headroom": np.array([1.5]), "rate": np.array([0.11])}
+    lag = np.array([21.0])
+    market = agent_market_draws(posterior, np.array([7.5e6]), lag, "2026-06")
+    months_later = month_middle("2028-06") - month_middle("2026-06")
+    via_model = agent_users(market, np.array([months_later]))
+    direct = agent_users_at(posterior, market["scale"], lag, "2028-06")
+    assert via_model[0] == pytest.approx(direct[0], rel=1e-9)
+
+
+def test_adoption_fit_recovers_known_parameters():
+    model = None
+    covered = {"level": 0, "rate": 0, "headroom": 0}
+    repetitions = 4
+    for repetition in range(repetitions):
+        data = synthetic(FIT_MONTHS, TRUTH, np.random.default_rng(100 + repetition))
+        if model is None:
+            model = adoption_model(data)
+        else:
+            import pymc as pm
+
+            with model:
+                pm.set_data({"months": data.months, "users": data.users, "rounding": data.rounding})
+        tree = sample_model(
+            model, draws=400, tune=400, chains=2, seed=repetition, target_accept=0.95
+        )
+        for name in covered:
+            draws = tree["posterior"][name].values.reshape(-1)
+            low, high = np.quantile(draws, [0.05, 0.95])
+            covered[name] += int(low <= TRUTH[name] <= high)
+    assert covered["level"] >= repetitions - 1
+    assert covered["rate"] >= repetitions - 1
+    assert covered["headroom"] >= repetitions - 1
