@@ -1,10 +1,10 @@
 r"""Calibrate the agent market on the chatbot adoption curve.
 
-The plan expects agent adoption to follow ChatGPT's adoption curve with a lag
-of 18 to 24 months. This module fits a logistic curve to OpenAI's announced
-ChatGPT weekly users with NUTS, maps it to agent users through an uncertain lag
-and scale, and writes the result as a scenario file that overrides the three
-market priors.
+The Company 2026 hosting-economics plan expects agent adoption to follow
+ChatGPT's adoption curve with a lag of 18 to 24 months. This module fits a
+logistic curve to OpenAI's announced ChatGPT weekly users with NUTS, maps it to
+agent users through an uncertain lag and scale, and writes the result as a
+scenario file that overrides the three market priors.
 
 Adoption curve (months :math:`\tau` from mid-June 2025, the middle of the data)
     :math:`W(\tau) = K / (1 + h e^{-r \tau})` with ceiling :math:`K = w (1 + h)`,
@@ -229,10 +229,17 @@ def batched_adoption_model(months: np.ndarray, users: np.ndarray, rounding: np.n
         )
         pm.Deterministic("ceiling", parameters["level"] * (1 + parameters["headroom"]))
         curve = level * (1 + headroom) / (1 + headroom * pt.exp(-rate * months_data))
-        error = pm.Normal.dist(mu=pt.log(curve), sigma=noise)
-        upper = pm.logcdf(error, pt.log(users_data + rounding_data))
-        lower = pm.logcdf(error, pt.log(users_data))
-        pm.Potential("rounded_announcements", pm.math.logdiffexp(upper, lower).sum())
+        low = (pt.log(users_data) - pt.log(curve)) / noise
+        high = (pt.log(users_data + rounding_data) - pt.log(curve)) / noise
+        # Phi(high) - Phi(low) equals Phi(-low) - Phi(-high). Above the curve both
+        # CDFs are near 1 and their difference underflows, so the mirrored form is
+        # used there: it subtracts two small tail probabilities instead.
+        above = low > 0
+        upper = pt.switch(above, -low, high)
+        lower = pt.switch(above, -high, low)
+        standard = pm.Normal.dist(mu=0.0, sigma=1.0)
+        interval = pm.math.logdiffexp(pm.logcdf(standard, upper), pm.logcdf(standard, lower))
+        pm.Potential("rounded_announcements", interval.sum())
     return model
 
 
@@ -279,7 +286,7 @@ def check_sampler_options(draws: int, tune: int, chains: int, target_accept: flo
 def curve_users(posterior: dict[str, np.ndarray], months: np.ndarray) -> np.ndarray:
     """Return the fitted curve in users (not millions), one value per draw.
 
-    ``months`` holds one month offset per draw (or one for all draws).
+    ``months`` contains one month offset per draw (or one for all draws).
     """
     level, headroom, rate = posterior["level"], posterior["headroom"], posterior["rate"]
     return 1e6 * level * (1 + headroom) / (1 + headroom * np.exp(-rate * months))
@@ -444,7 +451,7 @@ def calibrate_market(
     if not 0 <= lag[0] <= lag[1]:
         raise InputError(
             "lag range must satisfy 0 <= low <= high",
-            key="--lag",
+            key="--lag-low, --lag-high",
             value=list(lag),
             fix="Pass for example --lag-low 18 --lag-high 24",
         )

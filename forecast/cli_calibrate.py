@@ -127,7 +127,7 @@ def update_command(
     draws: DrawsOption = 1000,
     tune: TuneOption = 1000,
     chains: ChainsOption = 2,
-    target_accept: TargetAcceptOption = 0.95,
+    target_accept: TargetAcceptOption = 0.99,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and the prior forecast.")] = 0,
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/<UTC timestamp>-<scenario>).")
