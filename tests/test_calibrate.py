@@ -161,3 +161,28 @@ def test_adoption_model_simulation_based_calibration():
         ranks = (draws < truth[name]).sum(axis=0)
         counts = np.histogram(ranks, bins=5, range=(0, len(draws) + 1))[0]
         assert stats.chisquare(counts).pvalue > 0.001, (name, counts.tolist())
+
+
+def test_calibrate_market_failed_fit_writes_nothing(tmp_path, priors_dir):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    out = tmp_path / "calibrated.toml"
+    arguments = ["calibrate", "market", "--priors", str(priors_dir), "--out", str(out)]
+    arguments += ["--draws", "100", "--tune", "100", "--seed", "1"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "ChatGPT adoption curve" in result.output
+    assert not out.exists()
+
+
+def test_shipped_calibrated_scenario_matches_data(priors_dir):
+    from forecast.priors import load_scenario
+
+    text = (priors_dir / "scenarios" / "calibrated.toml").read_text()
+    digest = hashlib.sha256(DEFAULT_DATA.read_bytes()).hexdigest()
+    assert f"SHA-256 {digest}" in text
+    assert "0 divergences" in text
+    scenario = load_scenario("calibrated", priors_dir)
+    assert scenario.priors["market_ceiling"].quantile(0.95) < 300e6
