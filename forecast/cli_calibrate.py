@@ -156,19 +156,13 @@ def update_command(
             command=["forecast", *sys.argv[1:]],
         )
     stdout.print(f"fit: {result.diagnostics.describe()}", markup=False, soft_wrap=True)
-    moved = result.prior_posterior[result.prior_posterior["moved"]]
-    stdout.print(
-        "priors the actuals moved: "
-        + (
-            ", ".join(
-                f"{n} ({s:.0%} narrower)"
-                for n, s in zip(moved.index, moved["shrinkage"], strict=True)
-            )
-            or "none"
-        ),
-        markup=False,
-        soft_wrap=True,
-    )
+    table = result.prior_posterior
+    moved = [
+        f"{name} ({table.loc[name, 'shrinkage']:.0%} narrower)"
+        for name in table.index[table["moved"]]
+    ]
+    summary = ", ".join(moved) if moved else "none"
+    stdout.print(f"priors the actuals moved: {summary}", markup=False, soft_wrap=True)
     show_run(result.run)
 
 

@@ -411,6 +411,8 @@ def update_scenario(
         metrics=forecast_from_inputs(scenario, inputs),
         seed=seed,
     )
+    # NOTE: the actuals are checked against the scenario's forecast rerun now with
+    # this seed, not against a stored earlier run folder.
     prior_forecast = simulate(scenario, prior_paths, seed)
     table = prior_posterior_table(scenario, inputs)
     check = forecast_check_table(observed, scenario.settings.months, prior_forecast.metrics)
