@@ -104,6 +104,14 @@ def read_actuals(path: Path, horizon: list[str]) -> Actuals:
         for row_number, row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in row):
                 continue
+            if len(row) > len(header):
+                raise InputError(
+                    f"row has {len(row)} cells but the header names {len(header)} columns",
+                    file=path,
+                    key=f"row {row_number}",
+                    value=row,
+                    fix="Remove the extra cells or add their column names",
+                )
             cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
             month = _check_month(cells.get("month", ""), path, row_number, horizon, rows)
             rows[month] = {

@@ -57,6 +57,7 @@ def test_read_actuals_negative_cash_allowed(tmp_path):
         ("month,mrr\nJan 2026,5\n", r"row 2, column month: invalid month"),
         ("hosted_users\n5\n", r"row 1: missing column month"),
         ("month,mrr\n2026-01,\n", r"no actuals: every cell is blank"),
+        ("month,mrr\n2026-01,5,6\n", r"row 2: row has 3 cells but the header names 2"),
     ],
 )
 def test_read_actuals_rejects_bad_file(tmp_path, text, match):
