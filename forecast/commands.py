@@ -13,6 +13,7 @@ import typer
 COMMAND_MODULES: tuple[str, ...] = (
     "forecast.cli_report",
     "forecast.cli_sensitivity",
+    "forecast.cli_calibrate",
 )
 
 

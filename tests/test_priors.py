@@ -65,8 +65,9 @@ def test_every_prior_has_source_and_description(priors_dir):
             assert "shared" not in prior.source and "/" not in prior.source.split()[0]
 
 
-def test_list_scenarios_has_four(priors_dir):
-    assert set(list_scenarios(priors_dir)) == {"base", "conservative", "optimistic", "segment"}
+def test_list_scenarios_lists_shipped(priors_dir):
+    expected = {"base", "conservative", "optimistic", "segment", "calibrated"}
+    assert set(list_scenarios(priors_dir)) == expected
 
 
 def test_month_range_has_no_gaps():
