@@ -484,11 +484,32 @@ def write_update_run(
         if with_charts:
             charts.write_run_charts(summary, breakeven, folder / "charts")
             prior_posterior_chart(scenario, sampled.inputs, table, folder / "charts")
+        copies = runs.copy_priors(scenario, folder)
+        written = [*runs.RUN_FILES[1:], "prior_posterior.csv", "forecast_check.csv"]
+        hashes = runs.file_hashes(folder, [*written, runs.DRAWS_FILE])
         runs.write_json(
             folder / runs.MANIFEST,
-            runs.build_manifest(scenario, sampled, command=command, keep_draws=True, **extra),
+            runs.build_manifest(
+                scenario,
+                sampled,
+                command=command,
+                keep_draws=True,
+                priors_copies=copies,
+                files=hashes,
+                **extra,
+            ),
         )
-    return RunResult(destination, scenario, sampled, summary, breakeven, annual, headline)
+    return RunResult(
+        path=destination,
+        scenario=scenario,
+        paths=sampled.paths,
+        seed=sampled.seed,
+        draws=sampled,
+        summary=summary,
+        breakeven=breakeven,
+        annual=annual,
+        headline=headline,
+    )
 
 
 def prior_posterior_chart(
