@@ -116,17 +116,20 @@ def new_run_name(scenario: str, runs_dir: Path) -> str:
 
 
 @contextlib.contextmanager
-def staged_folder(destination: Path, *, overwrite: bool = False) -> Iterator[Path]:
+def staged_folder(
+    destination: Path, *, overwrite: bool = False, key: str = "--out"
+) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``destination`` only on success.
 
     On any exception, including ``KeyboardInterrupt``, the temporary folder is
-    removed and ``destination`` is left as it was.
+    removed and ``destination`` is left as it was. ``key`` names the option that
+    chose the folder, for error messages.
     """
     destination = Path(destination)
     if destination.exists() and not overwrite:
         raise InputError(
             "output folder already exists",
-            key="--out",
+            key=key,
             value=str(destination),
             fix="Choose a new folder, or pass --overwrite to replace it",
         )

@@ -281,3 +281,14 @@ def test_pdf_appendix_flags_user_priors(report_runs) -> None:
     flagged = [line for line in lines if "[set by user]" in line]
     assert len(lines) == 3 * len(PARAMETERS)
     assert len(flagged) == sum(row.set_by == "user" for row in rows)
+
+
+def test_pdf_text_page_fits_on_page() -> None:
+    from forecast.report.figures import SLIDE_INCHES
+    from forecast.report.render import PDF_LINES_PER_PAGE
+
+    # Text starts at 88% of the page height at 11 pt with 1.5 line spacing; it must
+    # end above a 4% bottom margin.
+    page_points = SLIDE_INCHES[1] * 72
+    text_points = PDF_LINES_PER_PAGE * 11 * 1.5
+    assert text_points <= (0.88 - 0.04) * page_points

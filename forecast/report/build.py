@@ -133,7 +133,7 @@ def write_report(
     """
     view = load_run(reference, runs_dir)
     destination = Path(reports_dir) / view.run_id
-    with runs.staged_folder(destination, overwrite=overwrite) as folder:
+    with runs.staged_folder(destination, overwrite=overwrite, key="report folder") as folder:
         headline = write_report_files(view, folder)
     return ReportResult(destination, view.run_id, headline)
 

@@ -203,7 +203,7 @@ def write_comparison(
     differences = odds_differences(views, common)
     headline = headline_frame(views)
     destination = Path(reports_dir) / comparison_folder_name(views)
-    with runs.staged_folder(destination, overwrite=overwrite) as folder:
+    with runs.staged_folder(destination, overwrite=overwrite, key="compare folder") as folder:
         charts = []
         labelled = [(_legend_name(run_label(view, views)), view.summary) for view in views]
         for metric, (title, _) in figures.FAN_METRICS.items():

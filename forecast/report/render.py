@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 TEMPLATES = Path(__file__).parent / "templates"
-PDF_LINES_PER_PAGE = 40
+# 32 lines of 11 pt at 1.5 spacing (528 pt) fit between the heading and the bottom
+# margin of a 9-inch (648 pt) page; 40 ran past the edge.
+PDF_LINES_PER_PAGE = 32
 PDF_COLUMNS = 150
 
 
