@@ -22,7 +22,7 @@ HEADLINE_QUANTILES = (0.10, 0.50, 0.90)
 
 @dataclass
 class RunResult:
-    """What a run wrote and its headline figures.
+    """Run folder path, the tables written to it and, when stored, its draws.
 
     ``draws`` contains every path (float32 metrics) only when the run stored its
     draws, and is ``None`` otherwise. ``stopping`` is set when the run sampled

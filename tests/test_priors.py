@@ -62,7 +62,8 @@ def test_every_prior_has_source_and_description(priors_dir):
         for prior in load_scenario(name, priors_dir).priors.values():
             assert prior.source.strip(), prior.name
             assert prior.description.strip(), prior.name
-            assert "shared" not in prior.source and "/" not in prior.source.split()[0]
+            assert "shared" not in prior.source
+            assert "/" not in prior.source.split()[0]
 
 
 def test_list_scenarios_lists_shipped(priors_dir):

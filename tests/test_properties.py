@@ -32,7 +32,8 @@ def test_positive_interval_parses_or_raises_input_error(low, high):
         assert "spot_price" in str(error)
         return
     assert 0 < low < high
-    assert math.isfinite(low) and math.isfinite(high)
+    assert math.isfinite(low)
+    assert math.isfinite(high)
     assert prior.quantile(0.05) == pytest.approx(low, rel=1e-6)
     assert prior.quantile(0.95) == pytest.approx(high, rel=1e-6)
 
