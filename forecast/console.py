@@ -54,7 +54,7 @@ def fail_on_input_error() -> Iterator[None]:
     """Turn bad input into one line on stderr and exit 2; Ctrl-C into 130, SIGTERM into 143.
 
     Interruptions unwind through :func:`forecast.runs.staged_folder`, which removes
-    the unfinished folder, so the message can say that nothing was written.
+    the unfinished folder, so the message can state that nothing was written.
     """
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None

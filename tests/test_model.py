@@ -69,7 +69,7 @@ def test_fewer_paths_are_a_prefix(scenario):
 
 
 def test_scenarios_share_random_numbers(priors_dir):
-    # Conservative overrides capture and paid share only: every other prior sees the
+    # Conservative overrides capture and paid share only: every other prior gets the
     # same draws, so the spot prices of the two scenarios match path by path.
     base = simulate(load_scenario("base", priors_dir), 400, seed=2)
     other = simulate(load_scenario("conservative", priors_dir), 400, seed=2)
