@@ -81,7 +81,9 @@ def list_command(
 
         entries = list_runs(runs_dir, by=by)
         table = Table(title=f"Runs in {runs_dir}")
-        for column in ("id", "scenario", "draws", "seed", "created"):
+        # The id is what users copy into other commands: never cut or wrap it.
+        table.add_column("id", no_wrap=True, min_width=24)
+        for column in ("scenario", "draws", "seed", "created"):
             table.add_column(column)
         table.add_column(f"P(break-even by {by}) +/- SE", justify="right")
         for entry in entries:

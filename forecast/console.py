@@ -123,18 +123,19 @@ def count(value: float) -> str:
 def show_run(result: RunResult) -> None:
     """Print the year-end table, the break-even odds and the run folder."""
     headline = result.headline
-    table = Table(title=f"Scenario {result.scenario.name}: year-end P10 / P50 / P90")
+    # One row per month and figure, so the table fits an 80-column terminal.
+    table = Table(title=f"Scenario {result.scenario.name}: year-end figures")
     table.add_column("month")
-    labels = {"hosted_users": "hosted users", "mrr": "MRR", "cash": "cash"}
-    for label in labels.values():
+    table.add_column("figure")
+    for label in ("P10", "P50", "P90"):
         table.add_column(label, justify="right")
+    labels = {"hosted_users": "hosted users", "mrr": "MRR", "cash": "cash"}
     for month, rows in headline.groupby("month", sort=True):
-        cells = []
-        for metric in labels:
+        for metric, label in labels.items():
             row = rows[rows["metric"] == metric].iloc[0]
             fmt = count if metric == "hosted_users" else money
-            cells.append(" / ".join(fmt(row[q]) for q in ("p10", "p50", "p90")))
-        table.add_row(month, *cells)
+            cells = [fmt(row[q]) for q in ("p10", "p50", "p90")]
+            table.add_row(month if metric == "hosted_users" else "", label, *cells)
     stdout.print(table)
 
     odds = Table(title="Probability of break-even by year end (+/- Monte Carlo SE)")

@@ -87,13 +87,13 @@ def prior_draws(scenario: Scenario, draws: int, seed: int) -> dict[str, np.ndarr
 def span(values: np.ndarray, fmt: str = "${:,.2f}") -> str:
     """Format the P10-P90 range of ``values``."""
     low, high = np.quantile(values, [0.10, 0.90])
-    return f"{fmt.format(low)} - {fmt.format(high)}"
+    return f"{fmt.format(low)} to {fmt.format(high)}"
 
 
 def percent_span(values: np.ndarray) -> str:
     """Format the P10-P90 range of a share as percentages."""
     low, high = np.quantile(values, [0.10, 0.90])
-    return f"{low:.0%} - {high:.0%}"
+    return f"{low:.0%} to {high:.0%}"
 
 
 def cost_per_user(
