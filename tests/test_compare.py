@@ -153,3 +153,21 @@ def test_compare_escapes_scenario_names(hostile_run, report_runs, tmp_path: Path
         svg = base64.b64decode(encoded).decode()
         assert "<img src=x" not in svg
         assert "<script" not in svg
+
+
+def test_fan_chart_log_axis_when_runs_far_apart() -> None:
+    import pandas as pd
+
+    from forecast.report import figures
+
+    def summary(scale: float) -> pd.DataFrame:
+        months = ["2026-01", "2026-02"]
+        row = {"p5": 1.0 * scale, "p25": 2.0 * scale, "p50": 3.0 * scale, "p75": 4.0 * scale}
+        return pd.DataFrame(
+            [{"metric": "mrr", "month": m, "p95": 5.0 * scale, **row} for m in months]
+        )
+
+    far = figures.fan_chart([("a", summary(1)), ("b", summary(1000))], "mrr", log_when_spread=True)
+    near = figures.fan_chart([("a", summary(1)), ("b", summary(2))], "mrr", log_when_spread=True)
+    assert far.axes[0].get_yscale() == "log"
+    assert near.axes[0].get_yscale() == "linear"

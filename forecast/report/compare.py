@@ -207,7 +207,7 @@ def write_comparison(
         charts = []
         labelled = [(_legend_name(run_label(view, views)), view.summary) for view in views]
         for metric, (title, _) in figures.FAN_METRICS.items():
-            fig = figures.fan_chart(labelled, metric, inner_band=False)
+            fig = figures.fan_chart(labelled, metric, inner_band=False, log_when_spread=True)
             svg = figures.save_figure(fig, folder / f"fan_{metric}")
             caption = "Median and the band holding 90% of paths, per scenario."
             charts.append(render.Chart.from_svg(f"fan_{metric}", title, caption, svg))

@@ -84,9 +84,17 @@ def _new_figure():
 
 
 def fan_chart(
-    summaries: Sequence[tuple[str, pd.DataFrame]], metric: str, *, inner_band: bool = True
+    summaries: Sequence[tuple[str, pd.DataFrame]],
+    metric: str,
+    *,
+    inner_band: bool = True,
+    log_when_spread: bool = False,
 ):
     """Draw one metric's median and 90% band (and 50% band) for one or more runs.
+
+    With ``log_when_spread``, a positive metric whose bands span more than two
+    orders of magnitude gets a log axis, so a small scenario is not drawn flat
+    beside a large one.
 
     Returns
     -------
@@ -95,12 +103,13 @@ def fan_chart(
     """
     title, unit = FAN_METRICS[metric]
     fig, ax = _new_figure()
-    lowest = np.inf
+    lowest, highest = np.inf, -np.inf
     for (name, summary), color in zip(summaries, COLORS, strict=False):
         rows = summary[summary["metric"] == metric]
         months = _dates(rows["month"])
         low, high = rows["p5"].to_numpy(), rows["p95"].to_numpy()
         lowest = min(lowest, float(low.min()))
+        highest = max(highest, float(high.max()))
         prefix = f"{name}: " if len(summaries) > 1 else ""
         ax.fill_between(months, low, high, alpha=0.18, color=color, label=f"{prefix}90% of paths")
         if inner_band:
@@ -113,9 +122,13 @@ def fan_chart(
         ax.axhline(0, color="grey", linewidth=1)
         if clipped:
             ax.set_ylim(bottom=MARGIN_FLOOR, top=1.0)
+    logarithmic = log_when_spread and unit != "%" and lowest > 0 and highest > 100 * lowest
+    if logarithmic:
+        ax.set_yscale("log")
     format_axis(ax.yaxis, unit)
     _date_axis(ax)
-    ax.set_title(title + (" (axis cut at -100%)" if clipped else ""))
+    note = " (axis cut at -100%)" if clipped else " (log scale)" if logarithmic else ""
+    ax.set_title(title + note)
     ax.set_ylabel(AXIS_LABELS[unit])
     ax.legend(loc="upper left")
     fig.tight_layout()
