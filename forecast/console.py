@@ -25,6 +25,7 @@ stdout = Console()
 stderr = Console(stderr=True)
 
 EXIT_INPUT = 2
+SOBOL_SMALL_SAMPLE = 512  # Sobol N below which the output warns that intervals are wide
 EXIT_CANCELLED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
 
@@ -222,6 +223,13 @@ def show_sensitivity(result, path) -> None:
                 table.add_row(label, row.prior, row.S1_text, row.ST_text)
             table.add_section()
         stdout.print(table)
+        if result.sobol_samples < SOBOL_SMALL_SAMPLE:
+            stdout.print(
+                f"N = {result.sobol_samples} is small: the intervals above are wide and "
+                f"shares can exceed 100%. Use --sobol-samples {SOBOL_SMALL_SAMPLE} or more "
+                "before quoting these indices.",
+                markup=False,
+            )
         if result.sobol_output.is_probability:
             stdout.print(SOBOL_PROBABILITY_NOTE, markup=False)
         if result.correlated:

@@ -430,6 +430,7 @@ def test_cli_sensitivity_prints_tables(tmp_path, priors_dir):
     assert result.exit_code == 0, result.output
     assert "Sobol indices" in result.output
     assert "N = 8," in result.output
+    assert "N = 8 is small" in result.output
 
 
 def test_rank_correlation_from_run_matches_memory(small_run, base_scenario):
