@@ -13,9 +13,9 @@ has a 90% interval of 2-11%:
 
 NUTS samples the posterior, and the convergence checks of
 :mod:`forecast.diagnostics` must pass. Priors that no observed month depends on
-(:func:`uninformed_priors`) are not sampled but drawn from their priors, and the
-capture rate is sampled at the bootstrap price (:func:`conditioned_model`); both
-are recorded in the manifest. Every posterior draw is then run through
+(:func:`uninformed_priors`) are not sampled but drawn from their priors. The
+capture rate is sampled at the bootstrap price (:func:`conditioned_model`). The
+manifest records both. Every posterior draw is then run through
 the whole horizon by the compiled model that ``forecast run`` uses, and the run
 folder gets the files that ``forecast run`` writes, plus ``prior_posterior.csv``
 and ``forecast_check.csv``.
@@ -206,7 +206,7 @@ def uninformed_priors(
     """Return the random priors that cannot change any observed metric in the fitted months.
 
     Each random prior in turn is redrawn independently while every other prior
-    keeps its draw; a prior is uninformed when, over ``paths`` joint prior draws,
+    keeps its draw. A prior is uninformed when, over ``paths`` joint prior draws,
     no observed metric in an observed month changed at all. This happens when a
     prior only acts beyond a switch that the fitted months never reach (the move
     to colocation, the later price-ladder steps). Such a prior is absent from the
@@ -233,9 +233,9 @@ def check_uninformed(
 ) -> None:
     """Check on the posterior paths that the priors drawn from their priors touch no actual.
 
-    :func:`uninformed_priors` looked at prior draws; this redraws every prior in
-    ``unseen`` on the posterior paths of ``sampled`` and requires each observed
-    metric in each observed month to stay exactly the same.
+    :func:`uninformed_priors` looked at prior draws. This function redraws every
+    prior in ``unseen`` on the posterior paths of ``sampled`` and requires each
+    observed metric in each observed month to stay exactly the same.
 
     Raises
     ------
@@ -255,8 +255,8 @@ def check_uninformed(
     if not _same_observed(forecast_from_inputs(scenario, redrawn), sampled.metrics, columns):
         raise FitError(
             f"scenario {scenario.name}: the priors drawn from their priors "
-            f"({', '.join(unseen)}) change an observed month on the posterior paths; "
-            "fit them by adding their actuals' months or rerun with another --seed"
+            f"({', '.join(unseen)}) change an observed month on the posterior paths, "
+            "so the actuals inform them and the update cannot draw them from their priors"
         )
 
 
@@ -369,7 +369,7 @@ def _capture_at_price(capture: Prior, elasticity, bootstrap, settings):
     else:
         link, inverse = math.log(centre), pt.exp
         prior = pm.LogNormal.dist(mu=capture.params[0], sigma=capture.params[1])
-    # The normal carrier only gives NUTS a start and a scale; the potential below
+    # The normal carrier only gives NUTS a start and a scale. The potential below
     # removes its density, so z's prior is exactly the capture prior moved to z.
     carrier = pm.Normal.dist(mu=link - shift, sigma=1.0)
     z = pm.Normal(CAPTURE_AT_PRICE, mu=link - shift, sigma=1.0, dims="path")
