@@ -211,6 +211,11 @@ def uninformed_priors(
     prior only acts beyond a switch that the fitted months never reach (the move
     to colocation, the later price-ladder steps). Such a prior is absent from the
     likelihood, so its posterior is its prior.
+
+    NOTE: the test is empirical. A prior that changes the fitted months only on
+    rare prior paths can pass it (``price_breakeven`` passed for one set of 4,096
+    base-scenario draws and failed for another), so :func:`check_uninformed`
+    repeats the test on the posterior paths.
     """
     from forecast.simulate import prior_values
 
