@@ -163,6 +163,14 @@ def update_command(
     ]
     summary = ", ".join(moved) if moved else "none"
     stdout.print(f"priors the actuals moved: {summary}", markup=False, soft_wrap=True)
+    unseen = result.drawn_from_prior
+    if unseen:
+        stdout.print(
+            "drawn from their priors, not fitted (no observed metric depends on them in the "
+            "observed months): " + ", ".join(unseen),
+            markup=False,
+            soft_wrap=True,
+        )
     show_run(result.run)
 
 

@@ -12,7 +12,10 @@ has a 90% interval of 2-11%:
   :math:`C` the largest absolute cash actual.
 
 NUTS samples the posterior, and the convergence checks of
-:mod:`forecast.diagnostics` must pass. Every posterior draw is then run through
+:mod:`forecast.diagnostics` must pass. Priors that no observed month depends on
+(:func:`uninformed_priors`) are not sampled but drawn from their priors. The
+capture rate is sampled at the bootstrap price (:func:`conditioned_model`). The
+manifest records both. Every posterior draw is then run through
 the whole horizon by the compiled model that ``forecast run`` uses, and the run
 folder gets the files that ``forecast run`` writes, plus ``prior_posterior.csv``
 and ``forecast_check.csv``.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,11 +35,12 @@ import pandas as pd
 from forecast.diagnostics import FitDiagnostics, check_fit, fit_diagnostics
 from forecast.errors import InputError
 from forecast.parameters import PARAMETERS
-from forecast.priors import Scenario, _parse_month, load_scenario, sha256_file
+from forecast.priors import Prior, Scenario, _parse_month, load_scenario, sha256_file
 
 ACTUAL_METRICS = ("hosted_users", "self_hosted_users", "mrr", "cash")
 NONNEGATIVE_METRICS = ("hosted_users", "self_hosted_users", "mrr")
 MODEL_ERROR = "model_error"
+CAPTURE_AT_PRICE = "capture_link_at_bootstrap_price"
 # A prior counts as moved by the actuals when its 90% interval narrowed, or its
 # median shifted, by at least this share of the prior's 90% interval width. The
 # value is an estimate: it sits above the scatter of the 5th and 95th percentiles
@@ -62,6 +66,7 @@ class UpdateResult:
     diagnostics: FitDiagnostics
     prior_posterior: pd.DataFrame
     forecast_check: pd.DataFrame
+    drawn_from_prior: tuple[str, ...] = ()
 
 
 def read_actuals(path: Path, horizon: list[str]) -> Actuals:
@@ -195,8 +200,107 @@ def random_priors(scenario: Scenario) -> list[str]:
     return [name for name in PARAMETERS if not scenario.priors[name].is_fixed]
 
 
-def conditioned_model(scenario: Scenario, actuals: Actuals):
-    """Build the PyMC model of the months up to the last actual, observing the actuals."""
+def uninformed_priors(
+    scenario: Scenario, actuals: Actuals, seed: int, paths: int = 4096
+) -> list[str]:
+    """Return the random priors that cannot change any observed metric in the fitted months.
+
+    Each random prior in turn is redrawn independently while every other prior
+    keeps its draw. A prior is uninformed when, over ``paths`` joint prior draws,
+    no observed metric in an observed month changed at all. This happens when a
+    prior only acts beyond a switch that the fitted months never reach (the move
+    to colocation, the later price-ladder steps). Such a prior is absent from the
+    likelihood, so its posterior is its prior.
+
+    NOTE: the test is empirical. A prior that changes the fitted months only on
+    rare prior paths can pass it (``price_breakeven`` passed for one set of 4,096
+    base-scenario draws and failed for another), so :func:`check_uninformed`
+    repeats the test on the posterior paths.
+    """
+    from forecast.simulate import prior_values
+
+    rng = np.random.default_rng([seed, 1])
+    names = random_priors(scenario)
+    base = prior_values(scenario, rng.uniform(size=(paths, len(PARAMETERS))))
+    columns = _observed_columns(scenario, actuals)
+    reference = forecast_from_inputs(scenario, base)
+    unchanged = []
+    for name in names:
+        redrawn = dict(base)
+        redrawn[name] = scenario.priors[name].ppf(rng.uniform(size=paths))
+        if _same_observed(forecast_from_inputs(scenario, redrawn), reference, columns):
+            unchanged.append(name)
+    return unchanged
+
+
+def check_uninformed(
+    scenario: Scenario, actuals: Actuals, sampled, unseen: Sequence[str], rng
+) -> None:
+    """Check on the posterior paths that the priors drawn from their priors touch no actual.
+
+    :func:`uninformed_priors` looked at prior draws. This function redraws every
+    prior in ``unseen`` on the posterior paths of ``sampled`` and requires each
+    observed metric in each observed month to stay exactly the same.
+
+    Raises
+    ------
+    FitError
+        When a redraw changed an observed value: those priors do reach the
+        fitted months, so drawing them from their priors would be wrong.
+    """
+    from forecast.diagnostics import FitError
+
+    if not unseen:
+        return
+    redrawn = dict(sampled.inputs)
+    size = sampled.paths
+    for name in unseen:
+        redrawn[name] = scenario.priors[name].ppf(rng.uniform(size=size))
+    columns = _observed_columns(scenario, actuals)
+    if not _same_observed(forecast_from_inputs(scenario, redrawn), sampled.metrics, columns):
+        raise FitError(
+            f"scenario {scenario.name}: the priors drawn from their priors "
+            f"({', '.join(unseen)}) change an observed month on the posterior paths, "
+            "so the actuals inform them and the update cannot draw them from their priors"
+        )
+
+
+def _observed_columns(scenario: Scenario, actuals: Actuals) -> dict[str, list[int]]:
+    """Column of each observed (non-blank) month, per observed metric."""
+    return {
+        metric: [
+            scenario.settings.months.index(m)
+            for m, v in zip(actuals.months, observed, strict=True)
+            if not math.isnan(v)
+        ]
+        for metric, observed in actuals.values.items()
+    }
+
+
+def _same_observed(outputs: Mapping, reference: Mapping, columns: Mapping) -> bool:
+    return all(
+        np.array_equal(outputs[metric][:, cols], reference[metric][:, cols])
+        for metric, cols in columns.items()
+    )
+
+
+def conditioned_model(scenario: Scenario, actuals: Actuals, constant: Sequence[str] = ()):
+    """Build the PyMC model of the months up to the last actual, observing the actuals.
+
+    Priors named in ``constant`` enter at their prior median; pass only priors
+    that :func:`uninformed_priors` found to leave every observed metric unchanged.
+
+    When ``capture_rate`` and ``price_elasticity`` are random, NUTS samples
+    :data:`CAPTURE_AT_PRICE`, :math:`z = g(\\kappa) - \\eta \\log(p_0 / p_{ref})`
+    with :math:`g` the logit for a beta prior and the log for a lognormal one,
+    and ``capture_rate`` :math:`\\kappa = g^{-1}(z + \\eta \\log(p_0/p_{ref}))` is a
+    deterministic. The prior density of :math:`z` is the capture prior's density
+    at :math:`\\kappa` times the Jacobian :math:`d\\kappa/dz`, added as a potential
+    on top of a normal carrier whose own density is subtracted, so the joint
+    prior is unchanged. Below the first ladder step demand is proportional to
+    :math:`\\kappa (p_0/p_{ref})^{-\\eta}`, which is close to :math:`e^z`: the
+    actuals pin one coordinate instead of a curved ridge.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -208,14 +312,29 @@ def conditioned_model(scenario: Scenario, actuals: Actuals):
     # An unrolled loop instead of a scan: only the fitted months are in the graph.
     # NOTE: the two were not timed against each other on the full base scenario.
     ops = replace(pytensor_ops(), scan=None)
+    capture = scenario.priors["capture_rate"]
+    reparameterise = (
+        capture.dist in ("beta", "lognormal")
+        and not scenario.priors["price_elasticity"].is_fixed
+        and "capture_rate" not in constant
+        and "price_elasticity" not in constant
+    )
     with pm.Model(coords={"path": [0]}) as model:
         values = {}
         for name in PARAMETERS:
             prior = scenario.priors[name]
             if prior.is_fixed:
                 values[name] = pt.as_tensor(np.full(1, prior.params[0]))
+            elif name in constant:
+                values[name] = pt.as_tensor(np.full(1, prior.quantile(0.5)))
+            elif name == "capture_rate" and reparameterise:
+                continue
             else:
                 values[name] = prior_variable(prior)
+        if reparameterise:
+            values["capture_rate"] = _capture_at_price(
+                capture, values["price_elasticity"], values["price_bootstrap"], settings
+            )
         metrics = simulate_paths(values, settings, ops)
         error = pm.LogNormal(MODEL_ERROR, mu=math.log(0.05), sigma=0.5)
         for metric, observed in actuals.values.items():
@@ -242,8 +361,37 @@ def conditioned_model(scenario: Scenario, actuals: Actuals):
     return model
 
 
+def _capture_at_price(capture: Prior, elasticity, bootstrap, settings):
+    """Add :data:`CAPTURE_AT_PRICE` and the deterministic ``capture_rate`` to the model."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    shift = elasticity * pt.log(bootstrap / settings.reference_price)
+    centre = capture.quantile(0.5)
+    if capture.dist == "beta":
+        link, inverse = math.log(centre / (1 - centre)), pt.sigmoid
+        prior = pm.Beta.dist(alpha=capture.params[0], beta=capture.params[1])
+    else:
+        link, inverse = math.log(centre), pt.exp
+        prior = pm.LogNormal.dist(mu=capture.params[0], sigma=capture.params[1])
+    # The normal carrier only gives NUTS a start and a scale. The potential below
+    # removes its density, so z's prior is exactly the capture prior moved to z.
+    carrier = pm.Normal.dist(mu=link - shift, sigma=1.0)
+    z = pm.Normal(CAPTURE_AT_PRICE, mu=link - shift, sigma=1.0, dims="path")
+    rate = pm.Deterministic("capture_rate", inverse(z + shift), dims="path")
+    log_jacobian = pt.log(rate) + (pt.log1p(-rate) if capture.dist == "beta" else 0.0)
+    pm.Potential(
+        "capture_prior_at_price",
+        pm.logp(prior, rate) + log_jacobian - pm.logp(carrier, z),
+    )
+    return rate
+
+
 def posterior_inputs(scenario: Scenario, tree) -> dict[str, np.ndarray]:
-    """Return every prior's posterior draws, flattened over chains (fixed: repeated)."""
+    """Return every prior's posterior draws, flattened over chains (fixed: repeated).
+
+    A random prior the model did not sample gets NaN; the caller fills it in.
+    """
     posterior = tree["posterior"]
     size = posterior.sizes["chain"] * posterior.sizes["draw"]
     inputs = {}
@@ -251,6 +399,8 @@ def posterior_inputs(scenario: Scenario, tree) -> dict[str, np.ndarray]:
         prior = scenario.priors[name]
         if prior.is_fixed:
             inputs[name] = np.full(size, prior.params[0])
+        elif name not in posterior:
+            inputs[name] = np.full(size, np.nan)
         else:
             inputs[name] = posterior[name].values.reshape(size)
     return inputs
@@ -346,8 +496,6 @@ def update_scenario(
     priors_dir: Path | None = None,
     draws: int = 1000,
     tune: int = 1000,
-    # NOTE: on the full base scenario (27 random priors) fits of 2 and 4 chains all
-    # missed R-hat <= 1.01 on price_elasticity (benchmarks/calibration.md).
     chains: int = 2,
     target_accept: float = 0.99,
     seed: int = 0,
@@ -403,24 +551,37 @@ def update_scenario(
         with runs.staged_folder(destination, overwrite=False):
             pass
 
+    # A prior the fitted months cannot see has a posterior equal to its prior:
+    # sampling it with NUTS adds nothing but slower mixing, so it is drawn from
+    # its prior for the forecast instead.
+    unseen = uninformed_priors(scenario, observed, seed)
+    fitted = [name for name in random_priors(scenario) if name not in unseen]
+    model = conditioned_model(scenario, observed, constant=unseen)
     tree = sample_model(
-        conditioned_model(scenario, observed),
+        model,
         draws=draws,
         tune=tune,
         chains=chains,
         seed=seed,
         target_accept=target_accept,
     )
-    diagnostics = fit_diagnostics(tree, [*random_priors(scenario), MODEL_ERROR])
+    reported = [*fitted, MODEL_ERROR]
+    if CAPTURE_AT_PRICE in model.named_vars:
+        reported.append(CAPTURE_AT_PRICE)
+    diagnostics = fit_diagnostics(tree, reported)
     check_fit(diagnostics, f"scenario {scenario.name} conditioned on {Path(actuals).name}")
 
     inputs = posterior_inputs(scenario, tree)
+    rng = np.random.default_rng([seed, 2])
+    for name in unseen:
+        inputs[name] = scenario.priors[name].ppf(rng.uniform(size=len(inputs[name])))
     sampled = Draws(
         months=scenario.settings.months,
         inputs=inputs,
         metrics=forecast_from_inputs(scenario, inputs),
         seed=seed,
     )
+    check_uninformed(scenario, observed, sampled, unseen, rng)
     # NOTE: the actuals are checked against the scenario's forecast rerun now with
     # this seed, not against a stored earlier run folder.
     prior_forecast = simulate(scenario, prior_paths, seed)
@@ -439,6 +600,19 @@ def update_scenario(
             "min_ess_bulk": float(diagnostics.table["ess_bulk"].min()),
             "sampling_seconds": diagnostics.sampling_seconds,
             "fitted_months": [observed.months[0], observed.months[-1]],
+            "sampled_priors": fitted,
+            "drawn_from_prior": unseen,
+            "drawn_from_prior_reason": (
+                "redrawing each of these priors alone changed no observed metric in any "
+                "observed month over 4,096 joint prior draws, nor did redrawing them all on "
+                "every posterior path, so the actuals cannot move them; their posterior is "
+                "their prior and they are drawn from it"
+            ),
+            "reparameterised": (
+                f"capture_rate sampled as {CAPTURE_AT_PRICE}"
+                if CAPTURE_AT_PRICE in model.named_vars
+                else None
+            ),
             "prior_forecast_paths": prior_paths,
         },
     }
@@ -446,7 +620,11 @@ def update_scenario(
         scenario, sampled, destination, overwrite, with_charts, command, extra, table, check
     )
     return UpdateResult(
-        run=result, diagnostics=diagnostics, prior_posterior=table, forecast_check=check
+        run=result,
+        diagnostics=diagnostics,
+        prior_posterior=table,
+        forecast_check=check,
+        drawn_from_prior=tuple(unseen),
     )
 
 
