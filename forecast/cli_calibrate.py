@@ -63,9 +63,9 @@ def calibrate_market_command(
         typer.Option(help="Scenario file to write (default: <priors>/scenarios/<name>.toml)."),
     ] = None,
     lag_low: Annotated[
-        float, typer.Option(help="Shortest lag of agent behind chatbot adoption, months.")
+        float, typer.Option(help="Minimum lag of agent behind chatbot adoption, in months.")
     ] = 18.0,
-    lag_high: Annotated[float, typer.Option(help="Longest lag, months.")] = 24.0,
+    lag_high: Annotated[float, typer.Option(help="Maximum lag, in months.")] = 24.0,
     draws: DrawsOption = 2000,
     tune: TuneOption = 1500,
     chains: ChainsOption = 2,

@@ -1,4 +1,4 @@
-"""What must be true: regions of the prior space where a target is likely.
+"""Regions of the prior space where a target is likely ("what must be true").
 
 Scenario discovery with a shallow decision tree (scikit-learn's CART) over the
 plain run's paths: the priors that vary are the features and the per-path target

@@ -323,35 +323,36 @@ def check_run(run: Path, *, check_draws_file: bool = False) -> dict[str, object]
     hashes = manifest.get("files", {})
     if not isinstance(hashes, dict):
         raise InputError("files must be a table of SHA-256 digests", file=run / MANIFEST)
-    for name, digest in hashes.items():
-        path = run / name
-        if path.suffix == ".nc" and not check_draws_file:
-            continue
-        if not path.is_file() or sha256_file(path) != digest:
-            raise InputError(
-                "run file is missing, truncated or edited (SHA-256 differs from the manifest)",
-                file=path,
-                fix="Run the scenario again; the run folder is damaged",
-            )
+    if not check_draws_file:
+        hashes = {name: digest for name, digest in hashes.items() if not name.endswith(".nc")}
+    _check_hashes(
+        run,
+        hashes,
+        missing="run file is missing, truncated or edited (SHA-256 differs from the manifest)",
+        changed="run file is missing, truncated or edited (SHA-256 differs from the manifest)",
+    )
     copies = manifest.get("priors_copies", {})
     if not isinstance(copies, dict):
         raise InputError("priors_copies must be a table", file=run / MANIFEST)
-    for relative, digest in copies.items():
+    _check_hashes(
+        run,
+        copies,
+        missing="priors copy named in the manifest is missing",
+        changed="priors file does not match the SHA-256 in the manifest",
+    )
+    return manifest
+
+
+def _check_hashes(run: Path, digests: dict, *, missing: str, changed: str) -> None:
+    """Raise unless each file named relative to ``run`` exists with its recorded SHA-256."""
+    for relative, digest in digests.items():
         path = run / relative
         if not path.is_file():
             raise InputError(
-                "priors copy named in the manifest is missing",
-                file=path,
-                fix="Run the scenario again; the run folder is damaged",
+                missing, file=path, fix="Run the scenario again; the run folder is damaged"
             )
         if sha256_file(path) != digest:
-            raise InputError(
-                "priors file does not match the SHA-256 in the manifest",
-                file=path,
-                value=digest,
-                fix="Restore the file or run the scenario again",
-            )
-    return manifest
+            raise InputError(changed, file=path, fix="Restore the file or run the scenario again")
 
 
 def read_manifest(run: Path) -> dict[str, object]:

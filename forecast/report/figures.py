@@ -127,7 +127,11 @@ def fan_chart(
         ax.set_yscale("log")
     format_axis(ax.yaxis, unit)
     _date_axis(ax)
-    note = " (axis cut at -100%)" if clipped else " (log scale)" if logarithmic else ""
+    note = ""
+    if clipped:
+        note = " (axis cut at -100%)"
+    elif logarithmic:
+        note = " (log scale)"
     ax.set_title(title + note)
     ax.set_ylabel(AXIS_LABELS[unit])
     ax.legend(loc="upper left")
