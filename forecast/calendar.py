@@ -119,6 +119,75 @@ def period_labels(months: list[str], fiscal_year_start: int, period_type: str) -
     raise ValueError(f"unknown period type {period_type!r}: use 'fiscal_year' or 'quarter'")
 
 
+PERIOD_FIGURES = (
+    *FLOW_TOTALS.values(),
+    "operating_margin",
+    "gross_margin",
+    *PERIOD_END_LEVELS.values(),
+)
+"""Figures of each period, in table order."""
+
+
+def period_bounds(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each period's first and last month; each period is a run of one label."""
+    starts = np.flatnonzero([i == 0 or labels[i] != labels[i - 1] for i in range(len(labels))])
+    if len(starts) != len(set(labels)):
+        raise ValueError("each period's months must be consecutive")
+    return starts, np.append(starts[1:], len(labels)) - 1
+
+
+def period_arrays(
+    metrics: Mapping[str, np.ndarray],
+    months: list[str],
+    labels: list[str],
+    *,
+    levels: bool = True,
+) -> dict[str, np.ndarray]:
+    """Per-path totals, ratios and period-end levels, each ``(paths, periods)``.
+
+    The columns are the periods in horizon order; each period is a run of
+    consecutive months with the same label. Totals are summed in float64.
+    Without ``levels`` the period-end levels are left out: they are the monthly
+    values of their month (see :func:`level_stats`).
+    """
+    if len(labels) != len(months):
+        raise ValueError(f"{len(labels)} labels for {len(months)} months")
+    starts, ends = period_bounds(labels)
+    # Each metric is read once (it may be loaded from disk); one reduceat sums every
+    # period of a path at once.
+    totals = {
+        total: np.add.reduceat(metrics[name], starts, axis=1, dtype=np.float64)
+        for name, total in FLOW_TOTALS.items()
+    }
+    revenue = totals["revenue"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margins = {
+            "operating_margin": totals["operating_profit"] / revenue,
+            "gross_margin": (revenue - totals["infra_cost"]) / revenue,
+        }
+    out = {**totals, **margins}
+    if levels:
+        out.update(
+            {level: metrics[name][:, ends].copy() for name, level in PERIOD_END_LEVELS.items()}
+        )
+    return out
+
+
+def level_stats(
+    metric_stats: Mapping[str, Mapping[str, np.ndarray]], labels: list[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Statistics of each period-end level, taken from its metric's monthly statistics.
+
+    A level is its metric's value in the period's last month on every path, so
+    its statistics are those of that month.
+    """
+    _, ends = period_bounds(labels)
+    return {
+        level: {key: np.asarray(values)[ends] for key, values in metric_stats[name].items()}
+        for name, level in PERIOD_END_LEVELS.items()
+    }
+
+
 def period_values(
     metrics: Mapping[str, np.ndarray], months: list[str], labels: list[str]
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -139,30 +208,59 @@ def period_values(
     dict
         For each period, one ``(paths,)`` array per figure.
     """
-    labels_array = np.asarray(labels)
-    periods = {label: np.flatnonzero(labels_array == label) for label in dict.fromkeys(labels)}
-    out: dict[str, dict[str, np.ndarray]] = {label: {} for label in periods}
-    # Each metric is read once (it may be loaded from disk) and only the per-period
-    # results are kept: copies, not views that would keep the whole metric alive.
-    for name, total in FLOW_TOTALS.items():
-        monthly = metrics[name]
-        for label, columns in periods.items():
-            out[label][total] = monthly[:, columns].sum(axis=1)
-    for name, level in PERIOD_END_LEVELS.items():
-        monthly = metrics[name]
-        for label, columns in periods.items():
-            out[label][level] = monthly[:, columns[-1]].copy()
-    for label, values in out.items():
-        revenue = values["revenue"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            margins = {
-                "operating_margin": values["operating_profit"] / revenue,
-                "gross_margin": (revenue - values["infra_cost"]) / revenue,
-            }
-        totals = {total: values[total] for total in FLOW_TOTALS.values()}
-        levels = {level: values[level] for level in PERIOD_END_LEVELS.values()}
-        out[label] = {**totals, **margins, **levels}
+    arrays = period_arrays(metrics, months, labels)
+    return {
+        label: {figure: values[:, index] for figure, values in arrays.items()}
+        for index, label in enumerate(dict.fromkeys(labels))
+    }
+
+
+def rollup_values(
+    metrics: Mapping[str, np.ndarray], months: list[str], *, fiscal_year_start: int = 1
+) -> dict[str, np.ndarray]:
+    """Per-path roll-up figures, each ``(paths, periods)``, keyed ``"<period type>.<figure>"``.
+
+    The columns are the periods of that type in horizon order (see
+    :func:`period_arrays`); :func:`rollup_frame` turns their statistics into the
+    table.
+    """
+    out = {}
+    for period_type in MONTHS_IN:
+        labels = period_labels(months, fiscal_year_start, period_type)
+        for figure, values in period_arrays(metrics, months, labels).items():
+            out[f"{period_type}.{figure}"] = values
     return out
+
+
+def rollup_frame(
+    months: list[str],
+    stats: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    fiscal_year_start: int = 1,
+) -> pd.DataFrame:
+    """Roll-up table from the statistics of each :func:`rollup_values` figure per period."""
+    rows = []
+    for period_type, length in MONTHS_IN.items():
+        labels = period_labels(months, fiscal_year_start, period_type)
+        figures = {
+            key.split(".", 1)[1]: figure
+            for key, figure in stats.items()
+            if key.split(".", 1)[0] == period_type
+        }
+        for index, label in enumerate(dict.fromkeys(labels)):
+            in_period = [month for month, own in zip(months, labels, strict=True) if own == label]
+            header = {
+                "period_type": period_type,
+                "period": label,
+                "first_month": in_period[0],
+                "last_month": in_period[-1],
+                "months": len(in_period),
+                "complete": len(in_period) == length,
+                "fiscal_year_start": fiscal_year_start,
+            }
+            for name, figure in figures.items():
+                rows.append({**header, "metric": name, **{k: v[index] for k, v in figure.items()}})
+    return pd.DataFrame(rows)
 
 
 def rollup_table(
@@ -186,20 +284,6 @@ def rollup_table(
         ``period``, ``first_month``, ``last_month``, ``months``, ``complete``,
         ``fiscal_year_start``, ``metric``, then mean, sd and quantiles.
     """
-    rows = []
-    for period_type, length in MONTHS_IN.items():
-        labels = period_labels(months, fiscal_year_start, period_type)
-        for label, values in period_values(metrics, months, labels).items():
-            in_period = [month for month, own in zip(months, labels, strict=True) if own == label]
-            header = {
-                "period_type": period_type,
-                "period": label,
-                "first_month": in_period[0],
-                "last_month": in_period[-1],
-                "months": len(in_period),
-                "complete": len(in_period) == length,
-                "fiscal_year_start": fiscal_year_start,
-            }
-            for name, per_path in values.items():
-                rows.append({**header, "metric": name, **describe(per_path)})
-    return pd.DataFrame(rows)
+    values = rollup_values(metrics, months, fiscal_year_start=fiscal_year_start)
+    stats = {key: describe(per_path) for key, per_path in values.items()}
+    return rollup_frame(months, stats, fiscal_year_start=fiscal_year_start)

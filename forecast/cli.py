@@ -76,12 +76,20 @@ def run(
             "April. A fiscal year is named by the calendar year it ends in."
         ),
     ] = "1",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes that sample in parallel (default: one per core, at most 4). "
+            "The numbers are the same for any value."
+        ),
+    ] = None,
 ) -> None:
     """Sample a scenario's monthly paths and write a run folder."""
     from forecast.console import progress_bar, show_run
 
     with fail_on_input_error():
         from forecast.calendar import parse_fiscal_year_start
+        from forecast.parallel import check_workers
         from forecast.pipeline import draw_seed, run_scenario
         from forecast.priors import load_scenario
         from forecast.simulate import check_draws, check_seed
@@ -92,6 +100,8 @@ def run(
         check_draws(draws)
         if seed is not None:
             check_seed(seed)
+        if workers is not None:
+            check_workers(workers)
 
         if seed is None:
             seed = draw_seed()
@@ -112,6 +122,7 @@ def run(
                 command=["forecast", *sys.argv[1:]],
                 progress=advance,
                 fiscal_year_start=first_fiscal_month,
+                workers=workers,
             )
         show_run(result)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import numpy as np
 import pandas as pd
 
 from forecast import calendar, charts, chunked, runs, summarize
+from forecast.blocks import METRICS
+from forecast.calendar import MONTHS_IN
 from forecast.chunked import StoppingRecord, StoredDraws
 from forecast.copula import latest_pairs
+from forecast.parallel import check_workers
 from forecast.priors import Scenario, load_scenario
 from forecast.simulate import Band, Draws, check_draws, check_seed
 
@@ -54,26 +58,45 @@ def year_end_months(months: list[str]) -> list[str]:
     return ends
 
 
+def month_rows(draws: Draws | StoredDraws, metric: str, columns: list[int]) -> np.ndarray:
+    """Return one metric's paths at some month indices, ``(len(columns), paths)``.
+
+    A stored run reads only those months from its files.
+    """
+    if isinstance(draws, StoredDraws):
+        return draws.store.rows(metric, columns)
+    return np.asarray(draws.metrics[metric])[:, columns].T
+
+
+def headline_rows(draws: Draws | StoredDraws, metric: str) -> list[dict[str, object]]:
+    """Year-end P10 / P50 / P90 of one metric, each with its Monte Carlo SE."""
+    months = year_end_months(draws.months)
+    columns = [draws.months.index(month) for month in months]
+    rows = []
+    for month, paths in zip(months, month_rows(draws, metric, columns), strict=True):
+        values = paths.astype(np.float64)
+        row: dict[str, object] = {"metric": metric, "month": month}
+        for q in HEADLINE_QUANTILES:
+            label = f"p{round(q * 100)}"
+            row[label] = float(np.quantile(values, q))
+            row[f"mcse_{label}"] = summarize.quantile_mcse(values, q)
+        rows.append(row)
+    return rows
+
+
+def headline_frame(rows: list[dict[str, object]], months: list[str]) -> pd.DataFrame:
+    """Headline table from :func:`headline_rows`, ordered by month, then metric."""
+    order = {month: index for index, month in enumerate(months)}
+    rows = sorted(
+        rows, key=lambda row: (order[row["month"]], HEADLINE_METRICS.index(row["metric"]))
+    )
+    return pd.DataFrame(rows)
+
+
 def headline_table(draws: Draws | StoredDraws) -> pd.DataFrame:
     """Year-end P10 / P50 / P90 of users, MRR and cash, each with its Monte Carlo SE."""
-    rows = []
-    columns = [draws.months.index(month) for month in year_end_months(draws.months)]
-    for metric in HEADLINE_METRICS:
-        # Loaded once per metric: a stored run reads it from disk.
-        monthly = draws.metrics[metric]
-        for column in columns:
-            month = draws.months[column]
-            values = monthly[:, column].astype(np.float64)
-            row = {"metric": metric, "month": month}
-            for q in HEADLINE_QUANTILES:
-                label = f"p{round(q * 100)}"
-                row[label] = float(np.quantile(values, q))
-                row[f"mcse_{label}"] = summarize.quantile_mcse(values, q)
-            rows.append(row)
-    # Rows by month, then metric, as before metrics were loaded one at a time.
-    order = {month: index for index, month in enumerate(draws.months)}
-    rows.sort(key=lambda row: (order[row["month"]], HEADLINE_METRICS.index(row["metric"])))
-    return pd.DataFrame(rows)
+    rows = [row for metric in HEADLINE_METRICS for row in headline_rows(draws, metric)]
+    return headline_frame(rows, draws.months)
 
 
 def run_scenario(
@@ -94,6 +117,7 @@ def run_scenario(
     command: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
     fiscal_year_start: int = 1,
+    workers: int | None = None,
 ) -> RunResult:
     """Sample a scenario block by block and write a complete run folder.
 
@@ -134,6 +158,9 @@ def run_scenario(
         Cap on the paths, and paths per step, when sampling toward ``target_mcse``.
     fiscal_year_start
         First month (1-12) of the fiscal years and quarters in ``periods.csv``.
+    workers
+        Processes that sample in parallel; default
+        :func:`forecast.parallel.sampling_workers`. The numbers do not depend on it.
 
     Returns
     -------
@@ -145,29 +172,32 @@ def run_scenario(
     chunked.check_target(target_mcse, max_draws)
     seed = draw_seed() if seed is None else seed
     check_seed(seed)
+    if workers is not None:
+        check_workers(workers)
     if target_mcse is not None:
         draws = chunked.round_up_to_blocks(draws)
         chunk_paths = chunked.round_up_to_blocks(chunk_paths)
     largest = max_draws if target_mcse is not None else draws
     if keep_draws is None:
         keep_draws = chunked.default_keep_draws(largest)
-    months = len(scenario.settings.months)
-    chunked.check_disk_space(Path(out or runs_dir), largest, months, keep_draws)
+    months = scenario.settings.months
+    figures = run_figures(months, fiscal_year_start)
+    chunked.check_disk_space(
+        Path(out or runs_dir), largest, stored_columns(figures, months), len(months), keep_draws
+    )
     destination = (
         Path(out) if out is not None else runs_dir / runs.new_run_name(scenario.name, runs_dir)
     )
 
     # The staging folder is created before sampling, so an existing --out is
-    # rejected at once and an interrupted run leaves nothing behind.
-    # NOTE: the per-metric files need about 2.6 KB of disk per path (36 months)
-    # beside the destination until the summaries are written. Free space is not checked.
+    # rejected at once and an interrupted run leaves nothing behind. The
+    # per-metric files (about 5.2 KB per path for 36 months) sit in it until the
+    # summaries are written.
     with runs.staged_folder(destination, overwrite=overwrite) as folder:
         store = chunked.DrawStore(
-            folder / SPILL_FOLDER, len(scenario.settings.months), keep_inputs=keep_draws
+            folder / SPILL_FOLDER, len(months), keep_inputs=keep_draws, figures=figures
         )
-        stored = chunked.StoredDraws(
-            scenario.settings.months, store, seed, stresses=dict(stresses or {})
-        )
+        stored = chunked.StoredDraws(months, store, seed, stresses=dict(stresses or {}))
         stopping = sample_run(
             scenario,
             stored,
@@ -176,6 +206,7 @@ def run_scenario(
             max_draws=max_draws,
             chunk_paths=chunk_paths,
             progress=progress,
+            workers=workers,
         )
         tables = summarize_run(stored, fiscal_year_start=fiscal_year_start)
         for name, table in tables.items():
@@ -232,12 +263,19 @@ def sample_run(
     max_draws: int,
     chunk_paths: int,
     progress: Callable[[int], None] | None,
+    workers: int | None = None,
 ) -> StoppingRecord | None:
     """Fill ``stored`` with ``draws`` paths, or sample toward ``target_mcse``."""
 
     def sample(paths: int) -> None:
         chunked.sample_into(
-            stored.store, scenario, paths, stored.seed, stresses=stored.stresses, progress=progress
+            stored.store,
+            scenario,
+            paths,
+            stored.seed,
+            stresses=stored.stresses,
+            progress=progress,
+            workers=workers,
         )
 
     if target_mcse is None:
@@ -254,27 +292,89 @@ def sample_run(
     )
 
 
-def summarize_run(
-    stored: chunked.StoredDraws, *, fiscal_year_start: int = 1
-) -> dict[str, pd.DataFrame]:
-    """Compute the run's tables, keyed by CSV file name, loading one metric at a time.
+def run_figures(months: list[str], fiscal_year_start: int) -> chunked.Figures:
+    """Per-path annual and fiscal-period figures of a block, computed as it is sampled.
 
-    NOTE: exact quantiles of every metric and month take most of a large run's
-    time: 1,000,000 paths took 2.1 to 2.8 times the numpy arithmetic alone on 2
-    shared cores (benchmarks/README.md).
+    Keys are ``annual.<figure>`` for :func:`forecast.summarize.annual_values` and
+    ``<period type>.<figure>`` for :func:`forecast.calendar.period_arrays`. Levels
+    at a period's end are left out: they are monthly values, summarised with
+    their month.
     """
+
+    labels = {
+        period_type: calendar.period_labels(months, fiscal_year_start, period_type)
+        for period_type in MONTHS_IN
+    }
+
+    def figures(metrics: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # A path without revenue in a period has no margin there (NaN), not a warning.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            annual = summarize.annual_values(metrics, months, levels=False)
+            out = {f"{ANNUAL}.{name}": values for name, values in annual.items()}
+            for period_type, own in labels.items():
+                periods = calendar.period_arrays(metrics, months, own, levels=False)
+                out.update({f"{period_type}.{name}": values for name, values in periods.items()})
+        return out
+
+    return figures
+
+
+ANNUAL = "annual"
+
+
+def stored_columns(figures: chunked.Figures, months: list[str]) -> int:
+    """Float32 values a run stores per path: every metric's months and every figure."""
+    probe = {name: np.ones((1, len(months))) for name in METRICS}
+    return len(METRICS) * len(months) + sum(v.shape[1] for v in figures(probe).values())
+
+
+def summarize_run(
+    stored: chunked.StoredDraws, *, fiscal_year_start: int = 1, workers: int | None = None
+) -> dict[str, pd.DataFrame]:
+    """Compute the run's tables, keyed by CSV file name, from the stored files.
+
+    Each metric and figure is loaded, sorted and summarised by one of
+    ``workers`` threads (default :func:`forecast.chunked.summary_workers`); the
+    tables do not depend on the number of threads.
+    """
+    months = stored.months
     first_months = stored.breakeven()
+    with ThreadPoolExecutor(workers or chunked.summary_workers()) as pool:
+        # The headline's Monte Carlo errors (ArviZ) take longest: they start first.
+        headline = [pool.submit(headline_rows, stored, metric) for metric in HEADLINE_METRICS]
+        described = stored.describe_all(pool)
+        headline_table_rows = [row for future in headline for row in future.result()]
+    stats = {name: figure for name, (figure, _) in described.items()}
+    monthly = {name: stats[name] for name in METRICS}
+    summary = pd.concat(
+        [summarize.metric_frame(name, months, *described[name]) for name in METRICS],
+        ignore_index=True,
+    )
+    annual_stats = {
+        **{
+            key.split(".", 1)[1]: value
+            for key, value in stats.items()
+            if key.startswith(f"{ANNUAL}.")
+        },
+        **summarize.annual_level_stats(monthly, months),
+    }
+    annual = {name: annual_stats[name] for name in summarize.ANNUAL_FIGURES}
+    periods = {}
+    for period_type in MONTHS_IN:
+        labels = calendar.period_labels(months, fiscal_year_start, period_type)
+        levels = calendar.level_stats(monthly, labels)
+        for name in calendar.PERIOD_FIGURES:
+            key = f"{period_type}.{name}"
+            periods[key] = stats[key] if key in stats else levels[name]
     return {
-        "summary": summarize.summary_table(stored.metrics, stored.months, stored.moments()),
-        "breakeven": summarize.breakeven_table_from_months(first_months, stored.months),
-        "breakeven_month": summarize.breakeven_distribution_from_months(
-            first_months, stored.months
-        ),
-        "annual": summarize.annual_table(stored.metrics, stored.months),
-        "headline": headline_table(stored),
+        "summary": summary,
+        "breakeven": summarize.breakeven_table_from_months(first_months, months),
+        "breakeven_month": summarize.breakeven_distribution_from_months(first_months, months),
+        "annual": summarize.annual_frame(summarize.calendar_years(months), annual),
+        "headline": headline_frame(headline_table_rows, months),
         # Fiscal-year and quarterly roll-ups; the table records its own fiscal-year start.
-        Path(calendar.PERIODS_FILE).stem: calendar.rollup_table(
-            stored.metrics, stored.months, fiscal_year_start=fiscal_year_start
+        Path(calendar.PERIODS_FILE).stem: calendar.rollup_frame(
+            months, periods, fiscal_year_start=fiscal_year_start
         ),
     }
 
@@ -282,8 +382,11 @@ def summarize_run(
 def storage_record(keep_draws: bool) -> dict[str, object]:
     """Describe the precision of the stored draws and of the draws behind the summaries."""
     return {
-        "quantiles_from": "float32 metrics of every path (exact quantiles of those values)",
-        "means_from": "float64 metrics, merged block by block",
+        "quantiles_from": (
+            "float32 metrics and period figures of every path (exact quantiles of those values)"
+        ),
+        "means_from": "float64 metrics and period figures, merged block by block",
+        "period_figures_from": "float64 metrics of each path, summed per block",
         "breakeven_from": "float64 operating profit of every path",
         "draws_file": runs.DRAWS_FILE if keep_draws else None,
         "metrics_dtype": "float32",

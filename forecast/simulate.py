@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,22 +148,42 @@ def iter_blocks(
     *,
     stresses: Mapping[str, Band] | None = None,
     first_block: int = 0,
+    prefetch: bool = True,
 ) -> Iterator[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
-    """Yield ``(inputs, metrics)`` per block of up to :data:`PATHS_PER_BLOCK` paths."""
+    """Yield ``(inputs, metrics)`` per block of up to :data:`PATHS_PER_BLOCK` paths.
+
+    With ``prefetch``, the next block's prior values (uniforms and inverse CDFs)
+    are computed in a background thread while the compiled model runs the
+    current block: scipy's inverse CDFs release the interpreter lock. Without
+    it (when other processes already use every core) they are computed in turn.
+    The values are the same either way, since each block's streams are keyed by
+    its index.
+    """
     check_draws(draws)
     forward = forward_function(scenario)
     names = list(PARAMETERS)
-    blocks = math.ceil(draws / PATHS_PER_BLOCK)
-    for block in range(first_block, first_block + blocks):
-        keep = min(PATHS_PER_BLOCK, draws - (block - first_block) * PATHS_PER_BLOCK)
+    last = first_block + math.ceil(draws / PATHS_PER_BLOCK) - 1
+
+    def block_inputs(block: int) -> dict[str, np.ndarray]:
         uniforms = block_uniforms(seed, block, names, PATHS_PER_BLOCK)
         uniforms = correlate_uniforms(scenario, uniforms)
-        inputs = prior_values(scenario, uniforms, stresses)
-        metrics = forward(inputs)
-        yield (
-            {name: value[:keep] for name, value in inputs.items()},
-            {name: value[:keep] for name, value in metrics.items()},
-        )
+        return prior_values(scenario, uniforms, stresses)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecast-priors") as pool:
+        upcoming = pool.submit(block_inputs, first_block) if prefetch else None
+        for block in range(first_block, last + 1):
+            if upcoming is None:
+                inputs = block_inputs(block)
+            else:
+                inputs = upcoming.result()
+                if block < last:
+                    upcoming = pool.submit(block_inputs, block + 1)
+            metrics = forward(inputs)
+            keep = min(PATHS_PER_BLOCK, draws - (block - first_block) * PATHS_PER_BLOCK)
+            yield (
+                {name: value[:keep] for name, value in inputs.items()},
+                {name: value[:keep] for name, value in metrics.items()},
+            )
 
 
 def correlate_uniforms(scenario: Scenario, uniforms: np.ndarray) -> np.ndarray:

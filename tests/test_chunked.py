@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import chunked
+from forecast import chunked, summarize
 from forecast.blocks import METRICS
 from forecast.chunked import DrawStore, Precision, StoredDraws
 from forecast.errors import InputError
@@ -294,9 +294,9 @@ def test_summary_moments_match_float64_draws(small_run, priors_dir):
 
 
 def test_running_moments_two_blocks_by_hand():
-    moments = chunked.RunningMoments(columns=1)
-    moments.add(np.array([[1.0], [2.0]]))
-    moments.add(np.array([[3.0], [4.0], [10.0]]))
+    moments = chunked.RunningMoments(rows=1)
+    moments.add(np.array([[1.0, 2.0]]))
+    moments.add(np.array([[3.0, 4.0, 10.0]]))
     mean, sd = moments.mean_sd()
     # Values 1, 2, 3, 4, 10: mean 4, squared deviations 9+4+1+0+36 = 50, sd sqrt(50/4).
     assert mean[0] == pytest.approx(4.0)
@@ -304,8 +304,8 @@ def test_running_moments_two_blocks_by_hand():
 
 
 def test_running_moments_one_row_sd_nan():
-    moments = chunked.RunningMoments(columns=2)
-    moments.add(np.array([[1.0, 2.0]]))
+    moments = chunked.RunningMoments(rows=2)
+    moments.add(np.array([[1.0], [2.0]]))
     assert np.isnan(moments.mean_sd()[1]).all()
 
 
@@ -381,3 +381,111 @@ def test_cli_run_target_records_paths(tmp_path):
     assert "target 0.06 met" in result.output
     assert manifest["precision"]["paths"] == manifest["draws"]
     assert manifest["keep_draws"] is True
+
+
+def test_sorted_quantiles_match_numpy():
+    rng = np.random.default_rng(np.random.SeedSequence(12))
+    cases = [
+        rng.lognormal(size=(5, 1001)).astype(np.float32),
+        rng.normal(size=(3, 2)),
+        rng.normal(size=(2, 1)).astype(np.float32),
+        np.array([[1.0, np.inf, 3.0, -np.inf], [np.nan, 1.0, 2.0, 3.0]]),
+        np.full((1, 7), 2.5, dtype=np.float32),
+    ]
+    for values in cases:
+        rows = np.sort(values, axis=1)
+        with np.errstate(invalid="ignore"):
+            expected = np.quantile(values, summarize.QUANTILES, axis=1)
+        got = summarize.sorted_quantiles(rows)
+        assert np.array_equal(got, expected, equal_nan=True), values.dtype
+
+
+def stores_sampled(tmp_path: Path, priors_dir: Path, workers: int, paths: int) -> DrawStore:
+    scenario = load_scenario("base", priors_dir)
+    store = new_store(tmp_path / f"workers-{workers}")
+    chunked.sample_into(store, scenario, paths, seed=11, workers=workers)
+    return store
+
+
+def test_workers_give_identical_store(tmp_path, priors_dir):
+    # Three processes share 3 blocks and a partial one: the same rows, the same
+    # moments to the last bit, break-even months and inputs as one process.
+    paths = 3 * PATHS_PER_BLOCK + 77
+    one = stores_sampled(tmp_path, priors_dir, 1, paths)
+    three = stores_sampled(tmp_path, priors_dir, 3, paths)
+    assert len(three._parts) == 3
+    for name in METRICS:
+        assert np.array_equal(one.rows(name), three.rows(name), equal_nan=True), name
+        for left, right in zip(one.moments(name), three.moments(name), strict=True):
+            assert np.array_equal(left, right, equal_nan=True), name
+    for kind in ("sustained", "payback"):
+        assert np.array_equal(one.breakeven(kind), three.breakeven(kind))
+    assert np.array_equal(one.input("capture_rate"), three.input("capture_rate"))
+
+
+def test_run_tables_identical_for_any_workers(tmp_path, priors_dir):
+    common = dict(draws=2 * PATHS_PER_BLOCK + 5, seed=6, priors_dir=priors_dir, with_charts=False)
+    run_scenario("base", out=tmp_path / "one", workers=1, **common)
+    run_scenario("base", out=tmp_path / "two", workers=2, **common)
+    for table in (*TABLES, "periods"):
+        left = (tmp_path / "one" / f"{table}.csv").read_bytes()
+        assert left == (tmp_path / "two" / f"{table}.csv").read_bytes(), table
+
+
+def test_rows_without_direct_io_identical(tmp_path, priors_dir, monkeypatch):
+    direct = stores_sampled(tmp_path / "direct", priors_dir, 1, PATHS_PER_BLOCK + 3)
+    monkeypatch.delattr("os.O_DIRECT", raising=False)
+    cached = stores_sampled(tmp_path / "cached", priors_dir, 1, PATHS_PER_BLOCK + 3)
+    assert np.array_equal(direct.rows("cash"), cached.rows("cash"))
+
+
+def test_failed_worker_stops_run(tmp_path, priors_dir, monkeypatch):
+    from forecast import parallel
+
+    def crash(*args) -> None:
+        import os
+
+        os._exit(3)
+
+    monkeypatch.setattr(parallel, "worker", crash)
+    scenario = load_scenario("base", priors_dir)
+    store = new_store(tmp_path / "store")
+    with pytest.raises(RuntimeError, match="failed with exit code 3"):
+        chunked.sample_into(store, scenario, 2 * PATHS_PER_BLOCK, seed=1, workers=2)
+
+
+def test_split_blocks_contiguous():
+    from forecast.parallel import split_blocks
+
+    # 5 blocks from block 2 over 2 workers: blocks 2-4 and 5-6, the last partial.
+    paths = 4 * PATHS_PER_BLOCK + 10
+    assert split_blocks(2, 5, paths, 2) == [(2, 3 * PATHS_PER_BLOCK), (5, PATHS_PER_BLOCK + 10)]
+    assert split_blocks(0, 1, 10, 4) == [(0, 10)]
+
+
+def test_levels_come_from_monthly_summary(small_run):
+    summary = pd.read_csv(small_run.path / "summary.csv").set_index(["metric", "month"])
+    annual = pd.read_csv(small_run.path / "annual.csv").set_index(["year", "metric"])
+    periods = pd.read_csv(small_run.path / "periods.csv")
+    december = summary.loc[("cash", "2026-12")]
+    assert annual.loc[(2026, "cash_year_end"), "p50"] == december["p50"]
+    quarter = periods[(periods["period_type"] == "quarter") & (periods["metric"] == "mrr_end")]
+    first = quarter.iloc[0]
+    assert first["p90"] == summary.loc[("mrr", first["last_month"]), "p90"]
+
+
+def test_worker_stopped_by_ctrl_c_cancels(tmp_path, priors_dir, monkeypatch):
+    import os
+    import signal
+
+    from forecast import parallel
+
+    def interrupted(*args) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(parallel, "worker", interrupted)
+    scenario = load_scenario("base", priors_dir)
+    store = new_store(tmp_path / "store")
+    with pytest.raises(KeyboardInterrupt):
+        chunked.sample_into(store, scenario, 2 * PATHS_PER_BLOCK, seed=1, workers=2)

@@ -32,8 +32,41 @@ def start_run(workdir: Path, draws: int) -> subprocess.Popen:
         str(REPO / "priors"),
     ]
     return subprocess.Popen(
-        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell starts background jobs with SIGINT ignored, and the run would inherit
+        # that if the tests themselves run in the background.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def same_command(process: subprocess.Popen) -> list[int]:
+    """Processes still running ``process``'s command line: its forked sampling workers."""
+    expected = "\0".join(process.args)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().decode(errors="replace").rstrip("\0")
+        except OSError:
+            continue
+        if command == expected:
+            found.append(int(entry.name))
+    return found
+
+
+def no_workers_left(process: subprocess.Popen, seconds: float = 10.0) -> bool:
+    """Wait up to ``seconds`` for every worker of a finished run to end."""
+    deadline = time.monotonic() + seconds
+    while same_command(process):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def visible_runs(workdir: Path) -> list[Path]:
@@ -73,6 +106,8 @@ def test_killed_run_leaves_no_run(earlier_run, sig, code, message):
     assert process.returncode == code, err
     if message is not None:
         assert message in err
+    # Workers end with the run, even one killed without a chance to stop them.
+    assert no_workers_left(process)
     assert visible_runs(workdir) == [finished]
     for name, data in contents.items():
         assert (finished / name).read_bytes() == data
