@@ -13,7 +13,10 @@ Cases, on the base scenario and the same number of paths:
 
 ``forecast``
     ``run_scenario`` without charts and without stored draws: sampling in
-    blocks, per-metric float32 files, every summary table and the manifest.
+    blocks (in one process per core), float32 row files, every summary table
+    and the manifest.
+``forecast_one_process``
+    The same with ``workers=1``: every block sampled in one process.
 ``charts``
     ``charts.write_run_charts`` on a run's tables: its cost does not depend on
     the number of paths, so it runs at the smallest size only.
@@ -45,11 +48,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CASES = ("forecast", "charts", "numpy", "numpy_summaries", "squigglepy", "squigglepy_per_path")
+CASES = (
+    "forecast",
+    "forecast_one_process",
+    "charts",
+    "numpy",
+    "numpy_summaries",
+    "squigglepy",
+    "squigglepy_per_path",
+)
 SEED = 1
 BLOCK = 4096
 
@@ -77,7 +89,7 @@ def machine() -> dict[str, object]:
 # --- cases, each run inside a child process --------------------------------------------
 
 
-def case_forecast(paths: int) -> None:
+def case_forecast(paths: int, workers: int | None = None) -> None:
     from forecast.pipeline import run_scenario
 
     with tempfile.TemporaryDirectory() as folder:
@@ -89,7 +101,12 @@ def case_forecast(paths: int) -> None:
             with_charts=False,
             keep_draws=False,
             command=["benchmark"],
+            workers=workers,
         )
+
+
+def case_forecast_one_process(paths: int) -> None:
+    case_forecast(paths, workers=1)
 
 
 def case_charts(paths: int) -> None:
@@ -214,6 +231,7 @@ def report_seconds(seconds: float) -> None:
 
 IMPORTS = {
     "forecast": ("forecast.pipeline", "forecast.model", "pymc", "arviz"),
+    "forecast_one_process": ("forecast.pipeline", "forecast.model", "pymc", "arviz"),
     "charts": ("forecast.pipeline", "forecast.model", "forecast.charts", "matplotlib.pyplot"),
     "numpy": ("forecast.blocks", "forecast.simulate", "scipy.stats"),
     "numpy_summaries": ("forecast.blocks", "forecast.simulate", "scipy.stats"),
@@ -241,13 +259,51 @@ def run_child(case: str, paths: int) -> None:
 # --- parent -----------------------------------------------------------------------------
 
 
+def tree_memory_mb(pid: int) -> float:
+    """Return the proportional set size (PSS) of a process and its descendants, in MB.
+
+    Forked workers share pages with their parent; PSS splits shared pages
+    between the processes, so the sum counts each page once.
+    """
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
 def measure(case: str, paths: int) -> dict[str, float]:
-    """Run one case in a child process; return work seconds, process seconds, peak MB."""
+    """Run one case in a child process; return work seconds, process seconds, peak MB.
+
+    ``peak_mb`` is the child's peak resident set (``ru_maxrss``, the largest
+    single process). ``peak_tree_mb`` is the largest PSS of the child and its
+    workers together, sampled every 50 ms.
+    """
     env = dict(os.environ, PYTHONPATH=str(REPO))
     command = [sys.executable, __file__, "--child", case, "--paths", str(paths)]
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=REPO)
+    peak_tree = [0.0]
+    done = threading.Event()
+
+    def sample_memory() -> None:
+        while not done.wait(0.05):
+            peak_tree[0] = max(peak_tree[0], tree_memory_mb(child.pid))
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
     output = child.stdout.read()
+    done.set()
+    sampler.join()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.stdout.close()
@@ -255,7 +311,12 @@ def measure(case: str, paths: int) -> dict[str, float]:
     if child.returncode != 0:
         raise RuntimeError(f"{case} at {paths} paths failed with exit code {child.returncode}")
     seconds = json.loads(output.decode().strip().splitlines()[-1])["seconds"]
-    return {"seconds": seconds, "process_seconds": wall, "peak_mb": usage.ru_maxrss / 1024}
+    return {
+        "seconds": seconds,
+        "process_seconds": wall,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "peak_tree_mb": peak_tree[0],
+    }
 
 
 def main() -> None:
@@ -288,12 +349,14 @@ def main() -> None:
                 "median_seconds": statistics.median(r["seconds"] for r in runs),
                 "median_process_seconds": statistics.median(r["process_seconds"] for r in runs),
                 "peak_mb": max(r["peak_mb"] for r in runs),
+                "peak_tree_mb": max(r["peak_tree_mb"] for r in runs),
                 "runs": runs,
             }
             results.append(row)
             print(
                 f"| {case} | {paths:,} | {row['median_seconds']:.2f} |"
-                f" {row['median_process_seconds']:.2f} | {row['peak_mb']:.0f} |",
+                f" {row['median_process_seconds']:.2f} | {row['peak_mb']:.0f} |"
+                f" {row['peak_tree_mb']:.0f} |",
                 flush=True,
             )
     if args.json:
