@@ -404,14 +404,21 @@ class DrawStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def summary_workers() -> int:
+SUMMARY_MEMORY = 1_500_000_000
+"""Bytes of rows the summary threads may hold at once: one metric of every path each."""
+
+
+def summary_workers(paths: int, months: int = 36) -> int:
     """Threads for the summaries: one more than the cores this process may use, at most four.
 
     While one thread waits for its rows from the disk the others sort. Each
     thread holds one metric of every path in float32 (144 MB at 1,000,000
-    paths), so more threads would raise the peak memory for little gain.
+    paths and 36 months), so the threads are also limited to
+    :data:`SUMMARY_MEMORY` together: one thread above about 5,200,000 paths.
     """
-    return max(1, min(4, len(os.sched_getaffinity(0)) + 1))
+    per_thread = max(1, paths * months * np.dtype(METRIC_DTYPE).itemsize)
+    by_memory = SUMMARY_MEMORY // per_thread
+    return int(max(1, min(4, len(os.sched_getaffinity(0)) + 1, by_memory)))
 
 
 class LazyArrays(Mapping[str, np.ndarray]):

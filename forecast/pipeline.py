@@ -339,7 +339,7 @@ def summarize_run(
     """
     months = stored.months
     first_months = stored.breakeven()
-    with ThreadPoolExecutor(workers or chunked.summary_workers()) as pool:
+    with ThreadPoolExecutor(workers or chunked.summary_workers(stored.paths, len(months))) as pool:
         # The headline's Monte Carlo errors (ArviZ) take longest: they start first.
         headline = [pool.submit(headline_rows, stored, metric) for metric in HEADLINE_METRICS]
         described = stored.describe_all(pool)

@@ -489,3 +489,12 @@ def test_worker_stopped_by_ctrl_c_cancels(tmp_path, priors_dir, monkeypatch):
     store = new_store(tmp_path / "store")
     with pytest.raises(KeyboardInterrupt):
         chunked.sample_into(store, scenario, 2 * PATHS_PER_BLOCK, seed=1, workers=2)
+
+
+def test_summary_threads_limited_by_memory(monkeypatch):
+    monkeypatch.setattr(chunked.os, "sched_getaffinity", lambda pid: set(range(8)))
+    # 8 cores: four threads for small runs. At 10,000,000 paths one metric is 1.44 GB
+    # of float32, so the 1.5 GB budget leaves one thread.
+    assert chunked.summary_workers(10_000) == 4
+    assert chunked.summary_workers(10_000_000) == 1
+    assert chunked.summary_workers(4_000_000) == 2
