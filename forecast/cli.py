@@ -89,7 +89,7 @@ def run(
 
     with fail_on_input_error():
         from forecast.calendar import parse_fiscal_year_start
-        from forecast.parallel import check_workers
+        from forecast.parallel import check_workers, usable_cores
         from forecast.pipeline import draw_seed, run_scenario
         from forecast.priors import load_scenario
         from forecast.simulate import check_draws, check_seed
@@ -101,7 +101,7 @@ def run(
         if seed is not None:
             check_seed(seed)
         if workers is not None:
-            check_workers(workers)
+            check_workers(workers, limit=usable_cores())
 
         if seed is None:
             seed = draw_seed()

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from forecast.errors import InputError
+from forecast.errors import InputError, RunFailed
 
 if TYPE_CHECKING:
     from forecast.pipeline import RunResult
@@ -28,6 +28,7 @@ EXIT_INPUT = 2
 SOBOL_SMALL_SAMPLE = 512  # Sobol N below which the output warns that intervals are wide
 EXIT_CANCELLED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
+EXIT_FAILED = 1
 
 
 class Terminated(BaseException):
@@ -67,6 +68,9 @@ def fail_on_input_error() -> Iterator[None]:
     except KeyboardInterrupt:
         stderr.print("cancelled: nothing was written", markup=False)
         raise typer.Exit(EXIT_CANCELLED) from None
+    except RunFailed as error:
+        stderr.print(f"error: {error}; nothing was written", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
     except Terminated:
         stderr.print("terminated: nothing was written", markup=False)
         raise typer.Exit(EXIT_TERMINATED) from None

@@ -7,6 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+class RunFailed(RuntimeError):
+    """A run that could not finish for a reason outside its input (a worker was killed)."""
+
+
 class InputError(ValueError):
     """Invalid user input: a priors file, a scenario name, an option or a data file.
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from forecast.chunked import DrawStore, sample_blocks
-from forecast.errors import InputError
+from forecast.errors import InputError, RunFailed
 from forecast.priors import Scenario
 from forecast.simulate import PATHS_PER_BLOCK, Band, forward_function
 
@@ -46,8 +46,17 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def check_workers(workers: int) -> None:
-    """Reject a number of sampling processes that is not a whole number of at least 1."""
+def usable_cores() -> int:
+    """Return the number of cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def check_workers(workers: int, limit: int | None = None) -> None:
+    """Reject a number of sampling processes below 1, not whole, or above ``limit``.
+
+    The command line passes the usable cores as ``limit``: more processes than
+    cores only slow a run down and add memory.
+    """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InputError(
             "number of workers must be a whole number of at least 1",
@@ -55,14 +64,20 @@ def check_workers(workers: int) -> None:
             value=workers,
             fix="Pass for example --workers 2, or leave it out to use every core",
         )
+    if limit is not None and workers > limit:
+        raise InputError(
+            f"number of workers is above the {limit} cores this run may use",
+            key="--workers",
+            value=workers,
+            fix=f"Pass --workers {limit} or fewer, or leave it out",
+        )
 
 
 def sampling_workers(blocks: int) -> int:
     """Processes for sampling ``blocks`` blocks: one per core, at most :data:`MAX_WORKERS`."""
     if not fork_available():
         return 1
-    cores = len(os.sched_getaffinity(0))
-    return max(1, min(cores, MAX_WORKERS, blocks // MIN_BLOCKS_PER_WORKER))
+    return max(1, min(usable_cores(), MAX_WORKERS, blocks // MIN_BLOCKS_PER_WORKER))
 
 
 def split_blocks(first: int, blocks: int, paths: int, workers: int) -> list[tuple[int, int]]:
@@ -178,7 +193,7 @@ def check_exit(child: multiprocessing.process.BaseProcess) -> None:
         return
     if child.exitcode == -signal.SIGINT:
         raise KeyboardInterrupt
-    raise RuntimeError(
+    raise RunFailed(
         f"sampling process {child.name} failed with exit code {child.exitcode}"
         " (a negative code is the signal that ended it, -9 for example when the system"
         " ran out of memory)"

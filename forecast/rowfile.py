@@ -10,8 +10,8 @@ cores stay free for sampling and sorting.
 ``O_DIRECT`` needs buffers, file offsets and lengths aligned to the device's
 block size, so each row is padded to a multiple of :data:`ALIGN` bytes (see
 :func:`row_stride`) and buffers come from :func:`aligned_empty`. Where the
-system refuses ``O_DIRECT`` (macOS, tmpfs), the same layout is written and read
-through the page cache instead.
+system lacks or refuses ``O_DIRECT`` (macOS has no such flag, and some file
+systems reject it), the same layout is written and read through the page cache.
 """
 
 from __future__ import annotations

@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,6 +138,8 @@ def staged_folder(
     if destination.exists():
         check_replaceable(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    # NOTE: a SIGKILLed run leaves this hidden folder (gigabytes for a large run) and
+    # its lock file behind, and nothing removes them later.
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
         yield staging
@@ -151,10 +155,36 @@ def staged_folder(
         else:
             os.replace(staging, destination)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        # A second Ctrl-C in quick succession must not stop the cleanup halfway.
+        with signals_deferred():
+            shutil.rmtree(staging, ignore_errors=True)
+            (destination.parent / f".{destination.name}.lock").unlink(missing_ok=True)
         raise
     finally:
         (destination.parent / f".{destination.name}.lock").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then deliver the first one received.
+
+    Only the main thread can set signal handlers; elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda number, frame: received.append(number))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])
 
 
 WRITTEN_MARKERS = (MANIFEST, "report.html", "compare.html")

@@ -498,3 +498,35 @@ def test_summary_threads_limited_by_memory(monkeypatch):
     assert chunked.summary_workers(10_000) == 4
     assert chunked.summary_workers(10_000_000) == 1
     assert chunked.summary_workers(4_000_000) == 2
+
+
+def test_cli_rejects_more_workers_than_cores(tmp_path, priors_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from forecast import parallel
+    from forecast.cli import app
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    result = CliRunner().invoke(
+        app, ["run", "--draws", "100", "--priors", str(priors_dir), "--workers", "3"]
+    )
+    assert result.exit_code == 2
+    assert "--workers" in result.output
+    assert "above the 2 cores" in result.output
+
+
+def test_cli_failed_worker_one_line(priors_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from forecast import pipeline
+    from forecast.cli import app
+    from forecast.errors import RunFailed
+
+    def killed(*args, **kwargs):
+        raise RunFailed("sampling process forecast-sample-8 failed with exit code -9")
+
+    monkeypatch.setattr(pipeline, "run_scenario", killed)
+    result = CliRunner().invoke(app, ["run", "--draws", "100", "--priors", str(priors_dir)])
+    assert result.exit_code == 1
+    assert "error: sampling process forecast-sample-8 failed" in result.output
+    assert "Traceback" not in result.output

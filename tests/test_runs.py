@@ -126,3 +126,26 @@ def test_truncated_draws_file_named(run_copy):
     draws.write_bytes(draws.read_bytes()[:5000])
     with pytest.raises(InputError, match=r"draws\.nc"):
         open_draws(target)
+
+
+def test_cleanup_survives_second_interrupt(tmp_path, monkeypatch):
+    import signal
+
+    from forecast import runs
+
+    removed = []
+    real_rmtree = runs.shutil.rmtree
+
+    def rmtree_interrupted(path, **kwargs):
+        # A second Ctrl-C arrives while the first one's cleanup runs.
+        signal.raise_signal(signal.SIGINT)
+        real_rmtree(path, **kwargs)
+        removed.append(path)
+
+    monkeypatch.setattr(runs.shutil, "rmtree", rmtree_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with runs.staged_folder(tmp_path / "run") as staging:
+            (staging / "part.bin").write_bytes(b"x")
+            raise KeyboardInterrupt
+    assert removed
+    assert list(tmp_path.iterdir()) == []
