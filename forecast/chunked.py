@@ -263,13 +263,10 @@ class DrawStore:
         return flat[: self.width * stride].reshape(self.width, stride)
 
     def _write_later(self, part: Part, stored: np.ndarray) -> None:
-        if self._writer is None:
+        # A new part starts only after flush() or adopt() closed the previous one,
+        # so the writer and its file are set up together here.
+        if self._writer is None or self._file is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecast-write")
-        if self._file is None or self._file.path != part.folder / ROWS_FILE:
-            if self._file is not None:
-                while self._writes:  # the old part's last blocks
-                    self._writes.popleft().result()
-                self._file.close()
             self._file = RowWriter(part.folder / ROWS_FILE)
         self._writes.append(self._writer.submit(self._file.write, stored))
 
@@ -404,6 +401,11 @@ class DrawStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def usable_cores() -> int:
+    """Return the number of cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
 SUMMARY_MEMORY = 1_500_000_000
 """Bytes of rows the summary threads may hold at once: one metric of every path each."""
 
@@ -412,13 +414,13 @@ def summary_workers(paths: int, months: int = 36) -> int:
     """Threads for the summaries: one more than the cores this process may use, at most four.
 
     While one thread waits for its rows from the disk the others sort. Each
-    thread holds one metric of every path in float32 (144 MB at 1,000,000
+    thread keeps one metric of every path in float32 (144 MB at 1,000,000
     paths and 36 months), so the threads are also limited to
     :data:`SUMMARY_MEMORY` together: one thread above about 5,200,000 paths.
     """
     per_thread = max(1, paths * months * np.dtype(METRIC_DTYPE).itemsize)
     by_memory = SUMMARY_MEMORY // per_thread
-    return int(max(1, min(4, len(os.sched_getaffinity(0)) + 1, by_memory)))
+    return int(max(1, min(4, usable_cores() + 1, by_memory)))
 
 
 class LazyArrays(Mapping[str, np.ndarray]):

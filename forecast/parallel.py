@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import signal
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from forecast.chunked import DrawStore, sample_blocks
+from forecast.chunked import DrawStore, sample_blocks, usable_cores
 from forecast.errors import InputError, RunFailed
 from forecast.priors import Scenario
 from forecast.simulate import PATHS_PER_BLOCK, Band, forward_function
@@ -44,11 +43,6 @@ MAX_WORKERS = 4
 def fork_available() -> bool:
     """Return whether this platform can fork a process with its compiled model."""
     return "fork" in multiprocessing.get_all_start_methods()
-
-
-def usable_cores() -> int:
-    """Return the number of cores this process may run on."""
-    return len(os.sched_getaffinity(0))
 
 
 def check_workers(workers: int, limit: int | None = None) -> None:
@@ -148,9 +142,9 @@ def sample_parts(
                     daemon=True,
                 )
                 with warnings.catch_warnings():
-                    # The fork happens while no thread of this package runs; the child
-                    # uses only numpy, scipy, the compiled model and its own files,
-                    # so no lock another thread held can block it.
+                    # No thread of this package runs at the fork. The child uses only
+                    # numpy, scipy, the compiled model and its own files, so no lock
+                    # that another thread held can block it.
                     warnings.filterwarnings(
                         "ignore",
                         message=r".*use of fork\(\) may lead to deadlocks",

@@ -68,8 +68,8 @@ def describe_rows(
 ) -> dict[str, np.ndarray]:
     """Return mean, sd and the :data:`QUANTILES` of each row, sorting ``rows`` in place.
 
-    ``rows`` contains one statistic's paths per row, C-contiguous (for example one
-    month of one metric per row); ``moments`` is its ``(mean, sd)`` per row,
+    ``rows`` contains one statistic's paths per row, C-contiguous, for example
+    one month of one metric per row. ``moments`` is its ``(mean, sd)`` per row,
     merged from float64 draws when the rows are float32 copies.
     """
     rows.sort(axis=-1)
